@@ -1,0 +1,268 @@
+"""The calcium/bone model bound to its compiled solver: records, steady state, batch solves.
+
+:class:`BoneModel` is the low-level engine behind :func:`boneturnover.simulate`. It
+works in model units (hours, amounts as declared in the spec) on arrays: one
+parameter record and one state vector per subject, so a virtual population or a
+fitting loop calls it directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cache
+
+import numba as nb
+import numpy as np
+
+from ..solve import rodas
+from ..solve.rodas import _lu_factor, _lu_solve, jacobian_coloring
+from ..solve.results import Status
+from .equations import S, derive, make_records, rhs
+from .spec import ModelSpec, load_model
+
+__all__ = ["BoneModel", "EventTable", "get_model"]
+
+#: States that integrate a flux (cumulative) or are external inputs; the steady
+#: state is solved over all other states.
+NON_STEADY_STATES = (
+    # Bone calcium pools: their sum moves only with J15 - J14 and their ratio is set
+    # by k14a/k15a, so they take the reference values and are left out of Newton.
+    "exchangeable_bone_ca_mmol",
+    "bone_ca_mmol",
+    "urine_ca_cum_mmol",
+    "ca_absorbed_cum_mmol",
+    "gfr_l_h",
+    "teriparatide_sc_pmol",
+    "denosumab_sc_ng",
+    "denosumab_central_ng",
+    "denosumab_peripheral_ng",
+)
+
+
+#: Typical size of states whose reference value is zero (amounts after a usual dose);
+#: sets their absolute tolerance and finite-difference step.
+DRUG_STATE_SCALE = {
+    "teriparatide_sc_pmol": 1.0e3,
+    "denosumab_sc_ng": 1.0e7,
+    "denosumab_central_ng": 1.0e7,
+    "denosumab_peripheral_ng": 1.0e7,
+    "urine_ca_cum_mmol": 1.0e3,
+    "ca_absorbed_cum_mmol": 1.0e3,
+}
+
+
+@dataclass(frozen=True)
+class EventTable:
+    """Events of many subjects in flat arrays (CSR layout by subject).
+
+    Attributes
+    ----------
+    time_h, kind, state, value
+        One row per event, sorted by time within a subject. ``kind`` is 0 for a
+        bolus (``value`` in the state's amount unit) and 1 for a change of a
+        zero-order input rate (``value`` in amount unit per hour).
+    ptr
+        Subject ``i`` owns rows ``ptr[i]:ptr[i+1]``.
+    """
+
+    time_h: np.ndarray
+    kind: np.ndarray
+    state: np.ndarray
+    value: np.ndarray
+    ptr: np.ndarray
+
+    @classmethod
+    def empty(cls, n_subjects: int) -> EventTable:
+        return cls(np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                   np.zeros(n_subjects + 1, np.int64))
+
+    @classmethod
+    def from_rows(cls, rows_per_subject: list[list[tuple[float, int, int, float]]]) -> EventTable:
+        """Build from per-subject lists of ``(time_h, kind, state_index, value)``."""
+        ptr = np.zeros(len(rows_per_subject) + 1, np.int64)
+        flat: list[tuple[float, int, int, float]] = []
+        for i, rows in enumerate(rows_per_subject):
+            flat.extend(sorted(rows, key=lambda r: r[0]))
+            ptr[i + 1] = len(flat)
+        if not flat:
+            return cls.empty(len(rows_per_subject))
+        arr = np.array(flat, dtype=np.float64)
+        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.int64), arr[:, 2].astype(np.int64),
+                   arr[:, 3].copy(), ptr)
+
+
+@nb.njit(parallel=True, cache=True)
+def _solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
+                 atol, scale, colors, pattern, max_steps, y_out, stats, status):
+    """RODAS4 for many subjects in parallel threads, bound to this model's right-hand side.
+
+    Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``. Binding here (not in a closure)
+    lets numba cache the machine code on disk.
+    """
+    for i in nb.prange(params.shape[0]):
+        a = ev_ptr[i]
+        b = ev_ptr[i + 1]
+        status[i] = rodas.solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b],
+                                    ev_state[a:b], ev_value[a:b], t_start[i], t_out, rtol, atol,
+                                    scale, colors, pattern, max_steps, y_out[i], stats[i])
+
+
+
+@nb.njit(cache=True)
+def _steady_state(p, y, free, tol, max_iter):
+    """Newton's method on dy/dt = 0 over the ``free`` states; returns success."""
+    n = y.shape[0]
+    idx = np.nonzero(free)[0]
+    m = idx.shape[0]
+    f0 = np.zeros(n)
+    f1 = np.zeros(n)
+    jac = np.zeros((m, m))
+    for _ in range(max_iter):
+        rhs(0.0, y, p, f0)
+        worst = 0.0
+        for a in range(m):
+            i = idx[a]
+            worst = max(worst, abs(f0[i]) / max(abs(y[i]), 1e-12))
+        if worst < tol:
+            return True
+        for b in range(m):
+            j = idx[b]
+            d = 1.4901161193847656e-08 * max(abs(y[j]), 1e-9)
+            yj = y[j]
+            y[j] = yj + d
+            rhs(0.0, y, p, f1)
+            y[j] = yj
+            for a in range(m):
+                jac[a, b] = (f1[idx[a]] - f0[idx[a]]) / d
+        rhs_vec = np.empty(m)
+        for a in range(m):
+            rhs_vec[a] = -f0[idx[a]]
+        piv = np.zeros(m, dtype=np.int64)
+        if not _lu_factor(jac, piv):
+            return False
+        _lu_solve(jac, piv, rhs_vec)
+        step = rhs_vec
+        lam = 1.0
+        for b in range(m):  # damp so that no state more than halves or doubles
+            j = idx[b]
+            if y[j] + lam * step[b] <= 0.5 * y[j] and step[b] < 0:
+                lam = min(lam, -0.5 * y[j] / step[b])
+        for b in range(m):
+            y[idx[b]] += lam * step[b]
+        if not np.all(np.isfinite(y)):
+            return False
+    return False
+
+
+
+class BoneModel:
+    """The Peterson & Riggs model with its compiled solver.
+
+    Parameters
+    ----------
+    spec
+        Model specification (default: the bundled ``peterson_riggs``).
+    rtol
+        Relative tolerance of the integrator (default 1e-6).
+    """
+
+    def __init__(self, spec: ModelSpec | None = None, *, rtol: float = 1e-6) -> None:
+        self.spec = spec or load_model("peterson_riggs")
+        self.rtol = float(rtol)
+        y_ref = self.spec.initial_state()
+        self.y_ref = y_ref
+        # absolute tolerance and Jacobian scale per state: from its nominal size
+        nominal = np.where(y_ref > 0, y_ref, 1.0)
+        for name, size in DRUG_STATE_SCALE.items():
+            nominal[self.spec.state(name).index] = size
+        self.scale = nominal
+        self.atol = 1e-3 * self.rtol * nominal
+        self.free = np.array([s.name not in NON_STEADY_STATES for s in self.spec.states])
+        self.pattern = self._sparsity()
+        self.colors = jacobian_coloring(self.pattern)
+
+    def _sparsity(self) -> np.ndarray:
+        """Jacobian sparsity, probed at perturbed states (premenopausal and menopausal)."""
+        n = self.y_ref.shape[0]
+        pattern = np.eye(n, dtype=bool)
+        rng = np.random.default_rng(20100101)
+        rec = self.records(2)
+        rec["menopause_age_y"][1] = 51.0
+        rec["age0_y"][1] = 52.0
+        for i in range(2):
+            derive(rec[i], self.y_ref)
+        f0 = np.zeros(n)
+        f1 = np.zeros(n)
+        for trial in range(6):
+            y = np.abs(self.y_ref * (1 + 0.3 * rng.standard_normal(n))) + self.scale * (
+                self.y_ref == 0
+            ) * rng.uniform(0.1, 1.0)
+            p = rec[trial % 2]
+            rhs(1000.0, y, p, f0)
+            for j in range(n):
+                yy = y.copy()
+                yy[j] += 1e-3 * max(abs(y[j]), 1e-6)
+                rhs(1000.0, yy, p, f1)
+                pattern[:, j] |= f1 != f0
+        return pattern
+
+    # ----------------------------------------------------------------------------------
+    def records(self, n: int = 1) -> np.ndarray:
+        """``n`` parameter records with the spec's values (derived fields not yet filled)."""
+        return make_records(n, self.spec)
+
+    def prepare(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fill derived fields and solve each subject's premenopausal steady state.
+
+        The steady state is taken with oestrogen = 1 and no drug. Returns
+        ``(y0s, status)``: one state vector and one :class:`Status` code per record.
+        """
+        n = records.shape[0]
+        y0s = np.tile(self.y_ref, (n, 1))
+        status = np.zeros(n, np.int64)
+        for i in range(n):
+            derive(records[i], self.y_ref)
+            y0s[i, S.urine_ca_cum_mmol] = 0.0
+            y0s[i, S.ca_absorbed_cum_mmol] = 0.0
+            saved = records[i]["menopause_age_y"]
+            records[i]["menopause_age_y"] = math.nan  # oestrogen = 1 for the steady state
+            ok = _steady_state(records[i], y0s[i], self.free, 1e-13, 50)
+            records[i]["menopause_age_y"] = saved
+            derive(records[i], self.y_ref)
+            if not ok:
+                status[i] = Status.STEADY_STATE_FAILED
+        return y0s, status
+
+    def solve(
+        self,
+        records: np.ndarray,
+        y0s: np.ndarray,
+        t_out_h: np.ndarray,
+        *,
+        t_start_h: np.ndarray | None = None,
+        events: EventTable | None = None,
+        max_steps: int = 200_000,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Integrate every subject to the output times.
+
+        Returns ``(y, status, stats)`` with ``y`` of shape (subjects, times, states).
+        """
+        n = records.shape[0]
+        t_out_h = np.ascontiguousarray(t_out_h, dtype=np.float64)
+        events = events or EventTable.empty(n)
+        t_start = np.zeros(n) if t_start_h is None else np.asarray(t_start_h, np.float64)
+        y = np.zeros((n, t_out_h.shape[0], y0s.shape[1]))
+        stats = np.zeros((n, 4))
+        status = np.zeros(n, np.int64)
+        _solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
+                    events.state, events.value, events.ptr, t_start, t_out_h, self.rtol,
+                    self.atol, self.scale, self.colors, self.pattern, max_steps, y, stats,
+                    status)
+        return y, status, stats
+
+
+@cache
+def get_model(rtol: float = 1e-6) -> BoneModel:
+    """Shared :class:`BoneModel` instance for a tolerance."""
+    return BoneModel(rtol=rtol)
