@@ -1,0 +1,97 @@
+"""CLI commands of the mechanistic model: demo, simulate, outputs, parameters, validate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+__all__ = ["register"]
+
+DEMO_YEARS = (0, 1, 2, 5, 10)
+DEMO_COLUMNS = ("ctx_ng_l", "p1np_ug_l", "bsap_ug_l", "osteocalcin_ug_l", "pth_pg_ml",
+                "calcium_mmol_l", "bmd_spine_g_cm2", "bmd_hip_g_cm2", "t_score_spine")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="simulate a representative woman through menopause")
+    p.add_argument("--plot", default="boneturnover_demo.png", help="PNG file to write")
+    p.set_defaults(func=_demo)
+    p = sub.add_parser("simulate", help="simulate a scenario file (TOML) to a CSV table")
+    p.add_argument("scenario", help="scenario TOML file")
+    p.add_argument("--out", required=True, help="CSV file to write (one row per output time)")
+    p.set_defaults(func=_simulate)
+    p = sub.add_parser("outputs", help="list every model output with unit, meaning and source")
+    p.set_defaults(func=_outputs)
+    p = sub.add_parser("parameters", help="list every model parameter with value, unit, source")
+    p.set_defaults(func=_parameters)
+    p = sub.add_parser("validate", help="run the validation checks and print the report")
+    p.set_defaults(func=_validate)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..plots import plot_trajectories
+    from ..scenario import Patient, Scenario
+    from ..simulate import simulate
+
+    sc = Scenario(patient=Patient(age_y=51.0, menopause_age_y=51.0), years=10.0)
+    df = simulate(sc).frame
+    print("Representative woman, final menstrual period at 51 (time 0), untreated.")
+    print("Markers scaled to premenopausal reference centres; see `boneturnover outputs`.")
+    print("Bone turnover markers cannot diagnose osteoporosis (seed:B18).\n")
+    rows = df.set_index("time_d")
+    table = rows.loc[[round(y * 365.25) for y in DEMO_YEARS], list(DEMO_COLUMNS)]
+    table.index = [f"FMP+{y}y" for y in DEMO_YEARS]
+    print(table.round(3).to_string())
+    path = plot_trajectories(df, Path(args.plot), title="Menopause at 51, untreated")
+    print(f"\nplot written to {path}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from ..scenario import load_scenario
+    from ..simulate import simulate
+
+    sc = load_scenario(args.scenario)
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a directory; expected a CSV file path")
+    res = simulate(sc)
+    res.frame.to_csv(out, index=False)
+    print(f"{len(res.frame)} rows written to {out}")
+    return 0
+
+
+def _outputs(args: argparse.Namespace) -> int:
+    from .outputs import output_table
+
+    for row in output_table():
+        print(f"{row['name']:<20} {row['unit']:<7} {row['meaning']}")
+        if row["source"]:
+            print(f"{'':<28}source: {row['source']}")
+    return 0
+
+
+def _parameters(args: argparse.Namespace) -> int:
+    from .spec import load_model
+
+    spec = load_model()
+    for p in spec.parameters:
+        sym = f" [{p.symbol}]" if p.symbol else ""
+        print(f"{p.name:<28} {p.value:<14.6g} {p.unit:<10} {p.evidence:<12} {p.source}{sym}: "
+              f"{p.meaning}")
+    print("\nsources:")
+    for key, text in spec.sources.items():
+        print(f"  {key}: {text}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from ..validate import format_table, run_validation
+
+    results = run_validation()
+    print(format_table(results))
+    sys.stdout.flush()
+    return 0 if all(r.passed for r in results) else 1

@@ -1,0 +1,138 @@
+"""Clinical outputs: model states -> markers, minerals and BMD in clinical units.
+
+Declared once in ``library/outputs.toml`` (calibration constants with sources);
+:data:`OUTPUTS` lists every output column with unit, meaning and source, and
+:func:`compute_outputs` evaluates them for arrays of states.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ..units import convert
+from .equations import S
+
+__all__ = ["OutputDef", "OUTPUTS", "calibration", "compute_outputs", "output_table"]
+
+
+@dataclass(frozen=True)
+class OutputDef:
+    """One output column."""
+
+    name: str
+    unit: str
+    meaning: str
+    source: str
+
+
+@cache
+def calibration() -> dict[str, Any]:
+    """The parsed ``outputs.toml`` (markers, minerals, BMD references and sources)."""
+    res = resources.files("boneturnover.model.library").joinpath("outputs.toml")
+    with res.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _defs() -> tuple[OutputDef, ...]:
+    cal = calibration()
+    src = cal["sources"]
+    out = [OutputDef("time_d", "d", "time since the start of the scenario (patient at `age`)", "")]
+    out.append(OutputDef("age_y", "a", "age", ""))
+    for name, m in cal["markers"].items():
+        out.append(OutputDef(
+            name, m["unit"], m["meaning"] + f"; premenopausal centre {m['centre']} {m['unit']}",
+            f"{src[m['centre_source']]}; basis: {src[m['basis_source']]}"))
+    lab = src["LAB_MINERAL"]
+    out += [
+        OutputDef("pth_pg_ml", "pg/mL", "serum intact PTH", f"{src['PR2010']}; {src['PTH_MW']}"),
+        OutputDef("calcium_mmol_l", "mmol/L", "serum total calcium", f"{src['PR2010']}; {lab}"),
+        OutputDef("phosphate_mmol_l", "mmol/L", "serum phosphate", f"{src['PR2010']}; {lab}"),
+        OutputDef("calcitriol_pmol_l", "pmol/L", "serum 1,25-dihydroxyvitamin D",
+                  f"{src['PR2010']}; {lab}"),
+        OutputDef("bmd_spine_g_cm2", "g/cm2", "lumbar spine (L1-L4) areal BMD",
+                  f"Riggs & Peterson 2012 (relative BMD); {src['HOLOGIC']}"),
+        OutputDef("bmd_hip_g_cm2", "g/cm2", "total hip areal BMD (femoral-neck dynamics)",
+                  f"Riggs & Peterson 2012 (relative BMD); {src['NHANES']}"),
+        OutputDef("t_score_spine", "1", "lumbar spine T-score", src["HOLOGIC"]),
+        OutputDef("t_score_hip", "1", "total hip T-score", src["NHANES"]),
+        OutputDef("estrogen_rel", "1", "oestrogen effect relative to premenopause",
+                  "Riggs & Peterson 2012"),
+        OutputDef("osteoclasts_rel", "1", "active osteoclasts relative to premenopause",
+                  "Peterson & Riggs 2010"),
+        OutputDef("osteoblasts_rel", "1", "active osteoblasts relative to premenopause",
+                  "Peterson & Riggs 2010"),
+        OutputDef("denosumab_ng_ml", "ng/mL", "serum denosumab", "Peterson et al. 2004"),
+        OutputDef("urine_ca_cum_mmol", "mmol", "cumulative urinary calcium since time 0",
+                  "Peterson & Riggs 2010"),
+    ]
+    return tuple(out)
+
+
+OUTPUTS: tuple[OutputDef, ...] = _defs()
+
+
+def compute_outputs(
+    y: np.ndarray,
+    y_base: np.ndarray,
+    record: np.void,
+    bmd_base_spine_g_cm2: float,
+    bmd_base_hip_g_cm2: float,
+) -> dict[str, np.ndarray]:
+    """Clinical outputs for states ``y`` (..., n_states).
+
+    Parameters
+    ----------
+    y
+        States in model units, any leading shape.
+    y_base
+        The subject's premenopausal steady state (n_states,): markers are scaled
+        relative to it.
+    record
+        The subject's parameter record (volumes convert amounts to concentrations).
+    bmd_base_spine_g_cm2, bmd_base_hip_g_cm2
+        Premenopausal BMD (g/cm2) that relative BMD 1.0 stands for.
+    """
+    cal = calibration()
+    v_ecf_l = float(record["v_ecf_l"])
+    oc = y[..., S.osteoclasts] / y_base[S.osteoclasts]
+    ob_now = y[..., S.osteoblasts_fast] + y[..., S.osteoblasts_slow]
+    ob = ob_now / (y_base[S.osteoblasts_fast] + y_base[S.osteoblasts_slow])
+    rel = {"osteoclasts": oc, "osteoblasts": ob}
+    out: dict[str, np.ndarray] = {}
+    for name, m in cal["markers"].items():
+        out[name] = m["centre"] * rel[m["state_basis"]]
+    mw = cal["minerals"]["pth_molar_mass_g_mol"]
+    pg_per_pmol = convert(1.0, "pmol/L", "pg/mL", molar_mass_g_mol=mw)
+    out["pth_pg_ml"] = y[..., S.pth_pmol] / v_ecf_l * pg_per_pmol
+    out["calcium_mmol_l"] = y[..., S.plasma_ca_mmol] / v_ecf_l
+    out["phosphate_mmol_l"] = y[..., S.ecf_phosphate_mmol] / v_ecf_l
+    out["calcitriol_pmol_l"] = y[..., S.calcitriol_pmol] / v_ecf_l
+    bmd = cal["bmd"]
+    out["bmd_spine_g_cm2"] = y[..., S.bmd_spine_rel] * bmd_base_spine_g_cm2
+    out["bmd_hip_g_cm2"] = y[..., S.bmd_hip_rel] * bmd_base_hip_g_cm2
+    out["t_score_spine"] = (out["bmd_spine_g_cm2"] - bmd["spine_young_mean_g_cm2"]) / bmd[
+        "spine_young_sd_g_cm2"
+    ]
+    out["t_score_hip"] = (out["bmd_hip_g_cm2"] - bmd["hip_young_mean_g_cm2"]) / bmd[
+        "hip_young_sd_g_cm2"
+    ]
+    out["estrogen_rel"] = y[..., S.estrogen]
+    out["osteoclasts_rel"] = oc
+    out["osteoblasts_rel"] = ob
+    out["denosumab_ng_ml"] = np.maximum(y[..., S.denosumab_central_ng], 0.0) / float(
+        record["den_vc"]
+    )
+    out["urine_ca_cum_mmol"] = y[..., S.urine_ca_cum_mmol]
+    return out
+
+
+def output_table() -> list[dict[str, str]]:
+    """Rows of name, unit, meaning and source for every output (for ``boneturnover outputs``)."""
+    return [{"name": o.name, "unit": o.unit, "meaning": o.meaning, "source": o.source}
+            for o in OUTPUTS]

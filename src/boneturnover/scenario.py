@@ -1,0 +1,197 @@
+"""Scenario files (TOML a person writes by hand) and their validation.
+
+Example::
+
+    years = 10
+    [patient]
+    age = 50            # years at t = 0
+    menopause_age = 51  # final menstrual period; omit for a premenopausal steady state
+
+    [parameters]        # optional: override any model parameter by name
+    k_ob_removal = 0.0006
+
+    [[dose]]            # optional: dosing events (the drug library builds these too)
+    compartment = "denosumab_sc"
+    amount = "60 mg"
+    every = "6 months"
+
+Every key is checked; an unknown key, a value out of range, a missing or
+malformed file raises :class:`~boneturnover.errors.ScenarioError` naming the
+field, the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .dosing import Dose, parse_duration_h
+from .errors import ScenarioError
+from .model.spec import load_model
+
+__all__ = ["Patient", "Scenario", "load_scenario", "scenario_from_dict", "LIMITS"]
+
+#: Accepted ranges: (low, high, reason/source).
+LIMITS = {
+    "age": (18.0, 100.0, "an adult woman's age in years"),
+    "menopause_age": (30.0, 65.0, "natural menopause between 30 and 65 years "
+                      "(before 40 is premature ovarian insufficiency; after 65 is not reported)"),
+    "years": (0.0, 60.0, "a simulated duration of 0 to 60 years"),
+    "premenopausal_bmd_spine_g_cm2": (0.4, 1.8, "a spine BMD in g/cm2"),
+    "premenopausal_bmd_hip_g_cm2": (0.3, 1.6, "a hip BMD in g/cm2"),
+}
+
+
+@dataclass(frozen=True)
+class Patient:
+    """The simulated woman.
+
+    Attributes
+    ----------
+    age_y
+        Age (years) at scenario time 0.
+    menopause_age_y
+        Age (years) at the final menstrual period, or None for premenopausal.
+    premenopausal_bmd_spine_g_cm2, premenopausal_bmd_hip_g_cm2
+        BMD at the premenopausal steady state (default: young-adult reference means).
+    """
+
+    age_y: float
+    menopause_age_y: float | None = None
+    premenopausal_bmd_spine_g_cm2: float | None = None
+    premenopausal_bmd_hip_g_cm2: float | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A simulation request: patient, duration, parameter overrides, doses."""
+
+    patient: Patient
+    years: float = 10.0
+    output_every_h: float = 24.0
+    parameters: dict[str, float] = field(default_factory=dict)
+    doses: tuple[Dose, ...] = ()
+    name: str = "scenario"
+
+
+_TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose"}
+_PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
+                 "premenopausal_bmd_hip_g_cm2"}
+_DOSE_KEYS = {"compartment", "amount", "time", "every", "until", "count", "duration"}
+
+
+def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise ScenarioError(
+            f"{where}: unknown key {extra[0]!r}; expected one of {', '.join(sorted(allowed))}")
+
+
+def _number(value: Any, field_name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError(f"{field_name}: {value!r} is not a number")
+    low, high, what = LIMITS[field_name.split(".")[-1]]
+    if not low <= value <= high:
+        raise ScenarioError(f"{field_name} = {value!r} is out of range; expected {what} "
+                            f"({low:g} to {high:g})")
+    return float(value)
+
+
+def _parse_amount(text: Any, where: str) -> tuple[float, str]:
+    if not isinstance(text, str) or len(text.split()) != 2:
+        raise ScenarioError(f"{where}: amount {text!r} must be '<number> <unit>', e.g. '60 mg'")
+    num, unit = text.split()
+    try:
+        return float(num), unit
+    except ValueError:
+        raise ScenarioError(f"{where}: amount {text!r} does not start with a number") from None
+
+
+def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario:
+    """Validate a parsed scenario mapping and build a :class:`Scenario`."""
+    _unknown(set(data), _TOP_KEYS, "scenario")
+    if "patient" not in data or not isinstance(data["patient"], dict):
+        raise ScenarioError("scenario: missing table [patient] with at least `age`")
+    pat = data["patient"]
+    _unknown(set(pat), _PATIENT_KEYS, "[patient]")
+    if "age" not in pat:
+        raise ScenarioError("[patient]: missing `age` (years at time 0)")
+    patient = Patient(
+        age_y=_number(pat["age"], "patient.age"),
+        menopause_age_y=(None if pat.get("menopause_age") is None
+                         else _number(pat["menopause_age"], "patient.menopause_age")),
+        premenopausal_bmd_spine_g_cm2=(
+            None if "premenopausal_bmd_spine_g_cm2" not in pat
+            else _number(pat["premenopausal_bmd_spine_g_cm2"],
+                         "patient.premenopausal_bmd_spine_g_cm2")),
+        premenopausal_bmd_hip_g_cm2=(
+            None if "premenopausal_bmd_hip_g_cm2" not in pat
+            else _number(pat["premenopausal_bmd_hip_g_cm2"], "patient.premenopausal_bmd_hip_g_cm2")),
+    )
+    years = _number(data.get("years", 10), "years")
+    every_h = parse_duration_h(data.get("output_every", "1 d"), "output_every")
+    if every_h <= 0:
+        raise ScenarioError("output_every must be longer than zero")
+    spec = load_model()
+    params: dict[str, float] = {}
+    raw_params = data.get("parameters", {})
+    if not isinstance(raw_params, dict):
+        raise ScenarioError("[parameters] must be a table of name = value")
+    known = set(spec.parameter_names)
+    for key, value in raw_params.items():
+        if key not in known:
+            raise ScenarioError(f"[parameters]: unknown parameter {key!r}; list them with "
+                                "`boneturnover parameters`")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            raise ScenarioError(f"[parameters].{key} = {value!r} is not a finite number")
+        params[key] = float(value)
+    doses = []
+    raw_doses = data.get("dose", [])
+    if not isinstance(raw_doses, list):
+        raise ScenarioError("dose entries must be written as [[dose]] tables")
+    for i, d in enumerate(raw_doses, start=1):
+        where = f"[[dose]] #{i}"
+        if not isinstance(d, dict):
+            raise ScenarioError(f"{where}: expected a table")
+        _unknown(set(d), _DOSE_KEYS, where)
+        for req in ("compartment", "amount"):
+            if req not in d:
+                raise ScenarioError(f"{where}: missing `{req}`")
+        amount, unit = _parse_amount(d["amount"], where)
+        count = d.get("count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
+            raise ScenarioError(f"{where}: count {count!r} must be an integer")
+        try:
+            doses.append(Dose(
+                compartment=d["compartment"], amount=amount, unit=unit,
+                time_h=parse_duration_h(d.get("time", "0 d"), f"{where}.time"),
+                every_h=None if "every" not in d else parse_duration_h(d["every"],
+                                                                        f"{where}.every"),
+                until_h=None if "until" not in d else parse_duration_h(d["until"],
+                                                                        f"{where}.until"),
+                count=count,
+                duration_h=None if "duration" not in d else parse_duration_h(
+                    d["duration"], f"{where}.duration"),
+            ))
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}: {exc}") from None
+    return Scenario(patient=patient, years=years, output_every_h=every_h, parameters=params,
+                    doses=tuple(doses), name=str(data.get("name", name)))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario TOML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"scenario file {str(p)!r} does not exist")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario file {str(p)!r} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"scenario file {str(p)!r} is not UTF-8 text") from None
+    return scenario_from_dict(data, name=p.stem)
