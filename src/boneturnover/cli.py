@@ -21,6 +21,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "boneturnover.model.commands",
+    "boneturnover.clinical.commands",
 )
 
 

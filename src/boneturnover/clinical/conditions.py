@@ -1,0 +1,710 @@
+"""Condition kinds: the small registry of pure functions the rule engine evaluates.
+
+A condition kind takes a :class:`Context` (normalised, validated tables for one or
+many patients, the catalog and the selected rule set) and a rule's ``params`` and
+returns a :class:`pandas.DataFrame` of *hits*: one row per finding, with ``pid`` and
+whichever :data:`HIT_COLUMNS` the kind fills. Kinds are vectorised over patients, so
+one patient and a cohort of 100,000 go through the same code (``tests/clinical``
+checks that the single-patient and cohort paths agree).
+
+Dates are integer days since 1970-01-01 (``day``); values are in the marker's
+canonical unit (:mod:`boneturnover.clinical.catalog`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .catalog import BONE_TURNOVER_MARKERS, DRUG_CLASSES, Catalog, DrugTable, KnowledgeBaseError
+from .tables import Tables
+
+__all__ = ["Context", "Kind", "KINDS", "HIT_COLUMNS", "COMMON_FIELDS"]
+
+#: Numeric columns a hit may carry (NaN where not applicable).
+NUMBER_COLUMNS = (
+    "value", "day", "baseline", "change_pct", "change_abs", "lsc_pct", "target", "days_on",
+    "nadir_days", "ref", "ref_low", "ref_high", "reference", "days_off", "last_dose", "due",
+    "days_late", "interval_days", "grace_days", "ratio", "threshold", "ca_mg_d", "mg_mg_d",
+    "egfr", "window_days", "start", "stop", "holiday_start", "time_min", "last_day",
+)
+#: Text columns a hit may carry.
+TEXT_COLUMNS = ("marker", "drug", "prior_drug", "source", "recommended", "evidence")
+HIT_COLUMNS = ("pid", *TEXT_COLUMNS, *NUMBER_COLUMNS)
+#: Placeholders every message may use.
+COMMON_FIELDS = frozenset({"marker", "value", "date", "row"})
+
+ANTIRESORPTIVE_CLASSES = ("bisphosphonate", "denosumab", "serm")
+OSTEOPOROSIS_CLASSES = ("bisphosphonate", "denosumab", "serm", "pth_analogue", "romosozumab")
+
+
+class Context:
+    """Everything a condition kind may read; derived tables are computed once, lazily.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated, normalised patients, measurements and treatments.
+    catalog : Catalog
+        Marker catalog (with any laboratory overrides).
+    drugs : DrugTable
+    ruleset : Ruleset
+        The selected rule set (targets, LSCs, windows).
+    """
+
+    def __init__(self, tables: Tables, catalog: Catalog, drugs: DrugTable, ruleset: Any):
+        self.tables = tables
+        self.catalog = catalog
+        self.drugs = drugs
+        self.ruleset = ruleset
+        self.today = tables.today
+
+    # -- marker attributes -------------------------------------------------------------
+    @cached_property
+    def marker_info(self) -> pd.DataFrame:
+        rows = []
+        for mid, m in self.catalog.items():
+            rs_lsc = self.ruleset.lsc.get(mid)
+            lsc = m.lsc_pct if (rs_lsc is None or m.overridden & {"lsc", "cv"}) else rs_lsc.pct
+            tgt = self.ruleset.targets.get(mid)
+            rows.append({
+                "marker": mid, "process": m.process,
+                "ri_low": np.nan if m.ri is None or m.ri.low is None else m.ri.low,
+                "ri_high": np.nan if m.ri is None or m.ri.high is None else m.ri.high,
+                "lsc_pct": lsc, "target": np.nan if tgt is None else tgt.value,
+                "requires_fasting": m.requires_fasting, "renal_clearance": m.renal_clearance,
+                "morning_sample": m.morning_sample,
+            })
+        return pd.DataFrame(rows).set_index("marker")
+
+    def ref_series(self, markers: pd.Series, ref: Any) -> pd.Series:
+        """Reference values (canonical unit) for each marker in ``markers``."""
+        vals = {mid: self.catalog[mid].reference_value(ref) for mid in pd.unique(markers)}
+        return markers.map({k: (np.nan if v is None else v) for k, v in vals.items()}).astype(float)
+
+    # -- measurements ------------------------------------------------------------------
+    @cached_property
+    def meas(self) -> pd.DataFrame:
+        """Measurements sorted by (pid, marker, day, source)."""
+        m = self.tables.meas
+        m = m.sort_values(["pid", "marker", "day", "source"], kind="stable")
+        return m.reset_index(drop=True)
+
+    @cached_property
+    def latest(self) -> pd.DataFrame:
+        """The latest measurement of each (pid, marker)."""
+        return self.meas.drop_duplicates(["pid", "marker"], keep="last").reset_index(drop=True)
+
+    @cached_property
+    def btm(self) -> pd.DataFrame:
+        m = self.meas
+        return m[m["marker"].isin(BONE_TURNOVER_MARKERS)]
+
+    # -- treatments --------------------------------------------------------------------
+    @cached_property
+    def courses(self) -> pd.DataFrame:
+        """Treatment courses with class, window and retest plan under the rule set."""
+        t = self.tables.treat.copy()
+        t["cid"] = np.arange(len(t))
+        win_r, win_f, plans = {}, {}, {}
+        for (drug, route) in set(zip(t["drug"], t["route"], strict=True)):
+            w = self.ruleset.window_for(self.drugs[drug], route)
+            win_r[(drug, route)] = np.nan if w is None else w.resorption_days
+            win_f[(drug, route)] = np.nan if w is None else w.formation_days
+            plans[(drug, route)] = self.ruleset.retest_for(self.drugs[drug], route)
+        keys = list(zip(t["drug"], t["route"], strict=True))
+        t["win_resorption"] = [win_r[k] for k in keys]
+        t["win_formation"] = [win_f[k] for k in keys]
+        for f in ("assess_from_days", "first_days", "monitor_days", "off_first_days",
+                  "off_interval_days"):
+            t[f] = [np.nan if plans[k] is None or getattr(plans[k], f) is None
+                    else getattr(plans[k], f) for k in keys]
+        # next course start of any osteoporosis drug after this one (for "off" phases)
+        osteo = t[t["klass"].isin(OSTEOPOROSIS_CLASSES)][["pid", "start", "cid", "klass"]]
+        t["next_start"] = _next_start(t, osteo)
+        t["next_antiresorptive"] = _next_start(
+            t, osteo[osteo["klass"].isin(("bisphosphonate", "denosumab"))]
+        )
+        return t
+
+    @cached_property
+    def course_btm(self) -> pd.DataFrame:
+        """Every (course, bone turnover measurement) pair of a patient, with baseline.
+
+        Columns add ``baseline`` (latest value of that marker within the rule set's
+        baseline window on or before the start), ``phase`` (``pre``, ``on``, ``off``),
+        ``days_on``, ``change_abs``, ``change_pct``, ``lsc_pct``, ``target``, ``process``.
+        """
+        c = self.courses
+        c = c[c["klass"].isin(OSTEOPOROSIS_CLASSES)]
+        cols = ["cid", "pid", "drug", "klass", "route", "start", "stop", "win_resorption",
+                "win_formation", "next_start"]
+        j = self.btm.merge(c[cols], on="pid", how="inner")
+        bw = self.ruleset.baseline_window_days
+        pre = j[(j["day"] <= j["start"]) & (j["day"] >= j["start"] - bw)]
+        base = pre.drop_duplicates(["cid", "marker"], keep="last")
+        base = base[["cid", "marker", "value", "day"]]
+        base = base.rename(columns={"value": "baseline", "day": "baseline_day"})
+        j = j.merge(base, on=["cid", "marker"], how="left")
+        stop = j["stop"]
+        on = (j["day"] > j["start"]) & (stop.isna() | (j["day"] <= stop))
+        off = stop.notna() & (j["day"] > stop)
+        j["phase"] = np.where(on, "on", np.where(off, "off", "pre"))
+        j["days_on"] = (j["day"] - j["start"]).astype(float)
+        j["change_abs"] = j["value"] - j["baseline"]
+        j["change_pct"] = 100.0 * j["change_abs"] / j["baseline"]
+        info = self.marker_info
+        j["lsc_pct"] = j["marker"].map(info["lsc_pct"]).astype(float)
+        j["target"] = j["marker"].map(info["target"]).astype(float)
+        j["process"] = j["marker"].map(info["process"])
+        j["nadir_days"] = np.where(j["process"] == "resorption", j["win_resorption"],
+                                   j["win_formation"])
+        j = j.sort_values(["cid", "marker", "day", "source"], kind="stable")
+        return j.reset_index(drop=True)
+
+    @cached_property
+    def active_glucocorticoid(self) -> pd.Series:
+        t = self.tables.treat
+        g = t[(t["klass"] == "glucocorticoid") & (t["stop"].isna() | (t["stop"] >= self.today))]
+        return pd.Series(True, index=pd.Index(g["pid"].unique(), name="pid"))
+
+
+def _next_start(t: pd.DataFrame, pool: pd.DataFrame) -> np.ndarray:
+    """For each course in ``t``: the earliest start in ``pool`` (same pid) after its start."""
+    if t.empty:
+        return np.array([], dtype=float)
+    pairs = t[["cid", "pid", "start"]].merge(
+        pool[["pid", "start"]].rename(columns={"start": "other"}), on="pid"
+    )
+    pairs = pairs[pairs["other"] > pairs["start"]]
+    nxt = pairs.groupby("cid")["other"].min()
+    return t["cid"].map(nxt).to_numpy(dtype=float)
+
+
+# ---------------------------------------------------------------------------------------
+# kinds
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A condition kind: its function, the message fields it fills, its param check."""
+
+    name: str
+    fn: Callable[[Context, Mapping[str, Any]], pd.DataFrame]
+    fields: frozenset[str]
+    check: Callable[[Mapping[str, Any], Catalog], None]
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def _kind(name: str, fields: Sequence[str], check: Callable[[Mapping[str, Any], Catalog], None]):
+    def deco(fn):
+        KINDS[name] = Kind(name, fn, frozenset(fields) | COMMON_FIELDS, check)
+        return fn
+    return deco
+
+
+def _require(params: Mapping[str, Any], keys: Sequence[str], optional: Sequence[str] = ()) -> None:
+    missing = [k for k in keys if k not in params]
+    extra = set(params) - set(keys) - set(optional)
+    if missing or extra:
+        raise KnowledgeBaseError(
+            f"params {dict(params)!r}: missing {missing}, unexpected {sorted(extra)}; "
+            f"expected {list(keys)} (+ optional {list(optional)})"
+        )
+
+
+def _check_markers(markers: Sequence[str], catalog: Catalog) -> None:
+    unknown = [m for m in markers if m not in catalog]
+    if unknown:
+        raise KnowledgeBaseError(f"unknown marker id(s) {unknown}; expected catalog ids")
+
+
+def _check_classes(classes: Sequence[str]) -> None:
+    unknown = [c for c in classes if c not in DRUG_CLASSES]
+    if unknown:
+        raise KnowledgeBaseError(f"unknown drug class(es) {unknown}; expected {DRUG_CLASSES}")
+
+
+def _check_ref(ref: Any, markers: Sequence[str], catalog: Catalog) -> None:
+    for r in ref if isinstance(ref, list) else [ref]:
+        for m in markers:
+            catalog[m].reference_value(r)
+
+
+_OPS = {
+    ">": np.greater, ">=": np.greater_equal, "<": np.less, "<=": np.less_equal,
+}
+
+
+def _compare(
+    values: pd.Series, op: str, ref: pd.Series, ref2: pd.Series | None = None
+) -> pd.Series:
+    if op == "within":  # inclusive interval
+        return (values >= ref) & (values <= ref2)
+    if op == "between":  # half-open [ref, ref2)
+        return (values >= ref) & (values < ref2)
+    return pd.Series(_OPS[op](values, ref), index=values.index)
+
+
+def _empty(columns: Sequence[str] = ("pid",)) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+
+
+def _latest_compare(ctx: Context, markers: Sequence[str], op: str, ref: Any) -> pd.DataFrame:
+    lat = ctx.latest[ctx.latest["marker"].isin(markers)]
+    if isinstance(ref, list):
+        lo, hi = ctx.ref_series(lat["marker"], ref[0]), ctx.ref_series(lat["marker"], ref[1])
+        mask = _compare(lat["value"], op, lo, hi)
+        out = lat[mask.fillna(False).astype(bool)].copy()
+        out["ref_low"], out["ref_high"] = lo[out.index], hi[out.index]
+    else:
+        r = ctx.ref_series(lat["marker"], ref)
+        mask = _compare(lat["value"], op, r)
+        out = lat[mask.fillna(False).astype(bool)].copy()
+        out["ref"] = r[out.index]
+    return out
+
+
+def _check_latest_value(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["markers", "op", "ref"])
+    _check_markers(p["markers"], cat)
+    if p["op"] not in (*_OPS, "within", "between"):
+        raise KnowledgeBaseError(f"op {p['op']!r} unknown")
+    if (p["op"] in ("within", "between")) != isinstance(p["ref"], list):
+        raise KnowledgeBaseError("ops within/between take ref = [low, high]; others one ref")
+    _check_ref(p["ref"], p["markers"], cat)
+
+
+@_kind("always", [], lambda p, c: _require(p, []))
+def always(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """One hit per patient."""
+    return pd.DataFrame({"pid": ctx.tables.patients["pid"].to_numpy()})
+
+
+@_kind("latest_value", ["ref", "ref_low", "ref_high"], _check_latest_value)
+def latest_value(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Each listed marker whose latest value satisfies ``op`` against ``ref``.
+
+    ``ref``: ``ri_low``, ``ri_high``, ``cutoff:<name>`` or a number (canonical unit);
+    ``within`` (inclusive) and ``between`` (``low <= v < high``) take ``[low, high]``.
+    Markers without the reference (no interval adopted) never match.
+    """
+    return _latest_compare(ctx, params["markers"], params["op"], params["ref"])
+
+
+def _check_latest_all(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["clauses"], ["max_days_apart", "untreated_only"])
+    for cl in p["clauses"]:
+        _check_latest_value(cl, cat)
+
+
+@_kind("latest_all", ["evidence"], _check_latest_all)
+def latest_all(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Every clause holds for some marker's latest value (one hit per patient).
+
+    ``max_days_apart``: the matched results of different clauses lie within that many
+    days of each other. ``untreated_only``: only results taken before any antiresorptive
+    course started count. ``evidence`` lists the matched results.
+    """
+    parts = []
+    untreated = params.get("untreated_only", False)
+    for i, cl in enumerate(params["clauses"]):
+        hit = _latest_compare(ctx, cl["markers"], cl["op"], cl["ref"])
+        if untreated:
+            t = ctx.tables.treat
+            first = t[t["klass"].isin(ANTIRESORPTIVE_CLASSES)].groupby("pid")["start"].min()
+            hit = hit[~(hit["day"] >= hit["pid"].map(first))]
+        hit = hit.assign(clause=i)
+        parts.append(hit)
+    allm = pd.concat(parts, ignore_index=True)
+    n = len(params["clauses"])
+    ok = allm.groupby("pid")["clause"].nunique()
+    allm = allm[allm["pid"].isin(ok[ok == n].index)]
+    if "max_days_apart" in params and n > 1:
+        per = allm.drop_duplicates(["pid", "clause"], keep="last")
+        span = per.groupby("pid")["day"].max() - per.groupby("pid")["day"].min()
+        allm = allm[allm["pid"].map(span) <= params["max_days_apart"]]
+    if allm.empty:
+        return _empty()
+    allm = allm.sort_values(["pid", "clause", "marker"], kind="stable")
+    sym = {k: m.symbol for k, m in ctx.catalog.items()}
+    unit = {k: m.display_unit for k, m in ctx.catalog.items()}
+    allm["txt"] = [f"{sym[m]} {_g(v)} {unit[m]}" for m, v in zip(allm["marker"], allm["value"],
+                                                                   strict=True)]
+    first = allm.drop_duplicates("pid", keep="first")[["pid", "marker", "value", "day", "source"]]
+    ev = allm.groupby("pid", sort=True)["txt"].agg("; ".join)
+    first = first.assign(evidence=first["pid"].map(ev).to_numpy())
+    return first.reset_index(drop=True)
+
+
+def _g(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def _check_patient_context(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["flag", "recommend"], ["marker", "op", "ref"])
+    if p["flag"] not in ("ckd", "glucocorticoids"):
+        raise KnowledgeBaseError(f"flag {p['flag']!r} must be ckd or glucocorticoids")
+    _check_markers(p["recommend"], cat)
+    if "marker" in p:
+        _check_latest_value({"markers": [p["marker"]], "op": p["op"], "ref": p["ref"]}, cat)
+
+
+@_kind("patient_context", ["recommended", "egfr"], _check_patient_context)
+def patient_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Patients with a clinical context (recorded flag, active drug, or a lab criterion).
+
+    ``ckd``: patient fact ``ckd`` true, or the latest ``marker`` value ``op`` ``ref``.
+    ``glucocorticoids``: patient fact true or an active glucocorticoid course.
+    """
+    pats = ctx.tables.patients
+    flag = pats[params["flag"]].fillna(0).astype(bool).to_numpy()
+    hit = pd.Series(flag, index=pats["pid"].to_numpy())
+    if params["flag"] == "glucocorticoids":
+        hit |= hit.index.isin(ctx.active_glucocorticoid.index)
+    if "marker" in params:
+        lab = _latest_compare(ctx, [params["marker"]], params["op"], params["ref"])
+        hit |= hit.index.isin(lab["pid"])
+    out = pd.DataFrame({"pid": hit.index[hit.to_numpy()]})
+    out["recommended"] = ",".join(params["recommend"])
+    eg = ctx.latest[ctx.latest["marker"] == "EGFR"].set_index("pid")["value"]
+    out["egfr"] = out["pid"].map(eg).astype(float)
+    return out
+
+
+def _check_missing(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["when_any", "required"])
+    _check_markers(p["when_any"], cat)
+    for g in p["required"]:
+        _check_markers(g, cat)
+
+
+@_kind("markers_missing", ["recommended"], _check_missing)
+def markers_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Patients with some of ``when_any`` measured but none of a ``required`` group."""
+    m = ctx.latest
+    have = m.groupby("pid")["marker"].agg(frozenset)
+    relevant = have[have.map(lambda s: bool(s & set(params["when_any"])))]
+    rows = []
+    for pid, s in relevant.items():
+        for g in params["required"]:
+            if not s & set(g):
+                rows.append({"pid": pid, "recommended": ",".join(g[:1]), "marker": g[0]})
+    return pd.DataFrame(rows) if rows else _empty()
+
+
+def _check_preanalytical(p: Mapping[str, Any], cat: Catalog) -> None:
+    checks = {"fasting_false": [], "fasting_unknown": [], "late_sample": ["latest_time"],
+              "renal": ["egfr_ref", "max_days_apart"]}
+    if p.get("check") not in checks:
+        raise KnowledgeBaseError(f"check must be one of {sorted(checks)}")
+    _require(p, ["check", *checks[p["check"]]])
+    if p["check"] == "renal":
+        cat["EGFR"].reference_value(p["egfr_ref"])
+
+
+@_kind("preanalytical", ["time", "latest_time", "egfr"], _check_preanalytical)
+def preanalytical(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Rows whose sampling conditions limit interpretation (named by ``source``).
+
+    ``fasting_false`` / ``fasting_unknown``: markers that need fasting; ``late_sample``:
+    morning markers sampled after ``latest_time``; ``renal``: renally cleared markers
+    with the nearest earlier eGFR (within ``max_days_apart``) below ``egfr_ref``.
+    """
+    info = ctx.marker_info
+    m = ctx.meas
+    check = params["check"]
+    if check in ("fasting_false", "fasting_unknown"):
+        need = m["marker"].map(info["requires_fasting"]).fillna(False).astype(bool)
+        cond = (m["fasting"] == 0) if check == "fasting_false" else m["fasting"].isna()
+        return m[need & cond].reset_index(drop=True)
+    if check == "late_sample":
+        hh, mm = (int(x) for x in params["latest_time"].split(":"))
+        need = m["marker"].map(info["morning_sample"]).fillna(False).astype(bool)
+        return m[need & (m["time_min"] > hh * 60 + mm)].reset_index(drop=True)
+    need = m[m["marker"].map(info["renal_clearance"]).fillna(False).astype(bool)]
+    eg = m[m["marker"] == "EGFR"][["pid", "day", "value"]].rename(
+        columns={"value": "egfr", "day": "egfr_day"})
+    if need.empty or eg.empty:
+        return _empty()
+    j = need.merge(eg, on="pid")
+    j = j[(j["egfr_day"] <= j["day"]) & (j["day"] - j["egfr_day"] <= params["max_days_apart"])]
+    j = j.sort_values(["pid", "source", "egfr_day"], kind="stable").drop_duplicates(
+        ["pid", "source", "marker", "day"], keep="last")
+    cut = ctx.catalog["EGFR"].reference_value(params["egfr_ref"])
+    return j[j["egfr"] < cut].drop(columns=["egfr_day"]).reset_index(drop=True)
+
+
+def _check_response(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["outcome"], ["classes", "routes", "markers"])
+    if p["outcome"] not in ("adequate", "inadequate", "too_early"):
+        raise KnowledgeBaseError("outcome must be adequate, inadequate or too_early")
+    _check_classes(p.get("classes", ANTIRESORPTIVE_CLASSES))
+    _check_markers(p.get("markers", BONE_TURNOVER_MARKERS), cat)
+
+
+@_kind("antiresorptive_response",
+       ["drug", "baseline", "change_pct", "lsc_pct", "target", "days_on", "nadir_days"],
+       _check_response)
+def antiresorptive_response(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Response of the latest on-treatment result per course and marker (seed:B22, B25).
+
+    adequate: a decrease from baseline beyond the LSC, or a value below the rule set's
+    target; too_early: neither yet, measured before the expected nadir of that marker
+    type for that drug; inadequate: neither, at or after the nadir. Results with
+    neither a baseline nor a target are not assessed (see ``baseline_missing``).
+    """
+    j = ctx.course_btm
+    classes = params.get("classes", ANTIRESORPTIVE_CLASSES)
+    j = j[(j["phase"] == "on") & j["klass"].isin(classes)
+          & j["marker"].isin(params.get("markers", BONE_TURNOVER_MARKERS))]
+    if "routes" in params:
+        j = j[j["route"].isin(params["routes"])]
+    j = j.drop_duplicates(["cid", "marker"], keep="last")
+    by_lsc = j["baseline"].notna() & (j["change_pct"] <= -j["lsc_pct"])
+    by_target = j["target"].notna() & (j["value"] < j["target"])
+    adequate = by_lsc | by_target
+    assessable = j["baseline"].notna() | j["target"].notna()
+    early = j["days_on"] < j["nadir_days"]
+    outcome = params["outcome"]
+    if outcome == "adequate":
+        mask = adequate
+    elif outcome == "too_early":
+        mask = ~adequate & assessable & early
+    else:
+        mask = ~adequate & assessable & ~early
+    return j[mask].reset_index(drop=True)
+
+
+def _check_classes_param(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes"])
+    _check_classes(p["classes"])
+
+
+@_kind("baseline_missing", ["drug", "start_date", "window_days"], _check_classes_param)
+def baseline_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Markers measured on a course that have no baseline within the window."""
+    j = ctx.course_btm
+    j = j[(j["phase"] == "on") & j["klass"].isin(params["classes"]) & j["baseline"].isna()]
+    j = j.drop_duplicates(["cid", "marker"], keep="first")
+    out = j[["pid", "marker", "drug", "start"]].copy()
+    out["window_days"] = float(ctx.ruleset.baseline_window_days)
+    return out.reset_index(drop=True)
+
+
+def _check_holiday(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes", "markers"])
+    _check_classes(p["classes"])
+    _check_markers(p["markers"], cat)
+
+
+@_kind("holiday_rise", ["drug", "reference", "change_pct", "lsc_pct", "stop_date", "days_off"],
+       _check_holiday)
+def holiday_rise(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Off-treatment rise beyond the LSC from the last on-treatment value (seed:B27, B28).
+
+    Only while no later osteoporosis course has started.
+    """
+    j = ctx.course_btm
+    j = j[j["klass"].isin(params["classes"]) & j["marker"].isin(params["markers"])]
+    ref = j[j["phase"] == "on"].drop_duplicates(["cid", "marker"], keep="last")
+    ref = ref[["cid", "marker", "value"]].rename(columns={"value": "reference"})
+    off = j[(j["phase"] == "off") & (j["next_start"].isna() | (j["day"] < j["next_start"]))]
+    off = off.drop_duplicates(["cid", "marker"], keep="last").merge(ref, on=["cid", "marker"])
+    off = off.assign(change_pct=100.0 * (off["value"] - off["reference"]) / off["reference"],
+                     days_off=(off["day"] - off["stop"]).astype(float))
+    return off[off["change_pct"] > off["lsc_pct"]].reset_index(drop=True)
+
+
+def _check_holiday_duration(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["drugs", "max_days"])
+
+
+@_kind("holiday_duration", ["drug", "stop_date", "holiday_start", "days_off"],
+       _check_holiday_duration)
+def holiday_duration(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Stopped courses whose holiday (from the end of the last dose's interval) is too long."""
+    c = ctx.courses
+    c = c[c["drug"].isin(params["drugs"]) & c["stop"].notna() & c["next_start"].isna()]
+    c = c.assign(holiday_start=c["stop"] + c["interval_days"])
+    c = c.assign(days_off=(ctx.today - c["holiday_start"]).astype(float))
+    return c[c["days_off"] > params["max_days"]].reset_index(drop=True)
+
+
+@_kind("dose_overdue", ["drug", "last_dose", "due_date", "interval_days", "grace_days",
+                        "days_late"], _check_classes_param)
+def dose_overdue(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Ongoing courses whose next dose (last dose + interval + grace) is past today."""
+    c = ctx.courses
+    c = c[c["klass"].isin(params["classes"]) & (c["stop"].isna() | (c["stop"] >= ctx.today))]
+    grace = c["drug"].map({d: ctx.drugs[d].overdue_grace_days or 0.0 for d in ctx.drugs})
+    grace = grace.astype(float)
+    last = c["last_dose"].fillna(c["start"])
+    due = last + c["interval_days"]
+    late = ctx.today - (due + grace)
+    out = c.assign(last_dose=last, due=due, grace_days=grace.astype(float),
+                   days_late=(ctx.today - due).astype(float))
+    return out[late > 0].reset_index(drop=True)
+
+
+def _check_rebound(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes", "markers", "compare"])
+    _check_classes(p["classes"])
+    _check_markers(p["markers"], cat)
+    if p["compare"] not in ("baseline", "ri_high_without_baseline"):
+        raise KnowledgeBaseError("compare must be baseline or ri_high_without_baseline")
+
+
+@_kind("off_treatment_rebound", ["drug", "reference", "change_pct", "stop_date", "days_off"],
+       _check_rebound)
+def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Latest off-treatment result above the pre-treatment baseline (seed:B31).
+
+    ``compare = "ri_high_without_baseline"``: courses with no baseline, against the
+    premenopausal upper limit instead.
+    """
+    j = ctx.course_btm
+    j = j[j["klass"].isin(params["classes"]) & j["marker"].isin(params["markers"])
+          & (j["phase"] == "off")]
+    j = j.drop_duplicates(["cid", "marker"], keep="last")
+    if params["compare"] == "baseline":
+        j = j[j["baseline"].notna()].assign(reference=lambda d: d["baseline"])
+    else:
+        j = j[j["baseline"].isna()].assign(
+            reference=lambda d: d["marker"].map(ctx.marker_info["ri_high"]).astype(float))
+    j = j.assign(days_off=(j["day"] - j["stop"]).astype(float),
+                 change_pct=100.0 * (j["value"] - j["reference"]) / j["reference"])
+    return j[j["value"] > j["reference"]].reset_index(drop=True)
+
+
+def _check_followon(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes", "followon_classes"])
+    _check_classes(p["classes"])
+    _check_classes(p["followon_classes"])
+
+
+@_kind("stopped_without_followon", ["drug", "stop_date"], _check_followon)
+def stopped_without_followon(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Stopped courses not followed by a course of ``followon_classes``."""
+    c = ctx.courses
+    stopped = c[c["klass"].isin(params["classes"]) & c["stop"].notna() & (c["stop"] < ctx.today)]
+    later = c[c["klass"].isin(params["followon_classes"])][["pid", "start"]]
+    pairs = stopped[["cid", "pid", "stop"]].merge(later, on="pid")
+    followed = pairs[pairs["start"] >= pairs["stop"]]["cid"].unique()
+    return stopped[~stopped["cid"].isin(followed)].reset_index(drop=True)
+
+
+def _check_change_window(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes", "markers", "window_days", "metric", "op", "threshold"],
+             ["threshold_unit"])
+    _check_classes(p["classes"])
+    _check_markers(p["markers"], cat)
+    if p["metric"] not in ("pct", "abs") or p["op"] not in _OPS:
+        raise KnowledgeBaseError("metric must be pct or abs, op one of > >= < <=")
+    if p["metric"] == "abs":
+        units = {cat[m].canonical_unit for m in p["markers"]}
+        if units != {p.get("threshold_unit")}:
+            raise KnowledgeBaseError(
+                f"threshold_unit {p.get('threshold_unit')!r} must equal the markers' "
+                f"canonical unit {sorted(units)}"
+            )
+    if isinstance(p["threshold"], str) and p["threshold"] != "lsc":
+        raise KnowledgeBaseError("threshold must be a number or 'lsc'")
+
+
+@_kind("change_window", ["drug", "baseline", "change_pct", "change_abs", "lsc_pct", "days_on",
+                         "threshold"], _check_change_window)
+def change_window(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Latest result in a window of days on treatment whose change from baseline ``op``
+    ``threshold`` (``metric`` ``pct`` or ``abs``; threshold a number or ``"lsc"``)."""
+    lo, hi = params["window_days"]
+    j = ctx.course_btm
+    j = j[(j["phase"] == "on") & j["klass"].isin(params["classes"])
+          & j["marker"].isin(params["markers"]) & j["baseline"].notna()
+          & (j["days_on"] >= lo) & (j["days_on"] <= hi)]
+    j = j.drop_duplicates(["cid", "marker"], keep="last")
+    metric = j["change_pct"] if params["metric"] == "pct" else j["change_abs"]
+    thr = j["lsc_pct"] if params["threshold"] == "lsc" else float(params["threshold"])
+    j = j.assign(threshold=thr)
+    return j[_compare(metric, params["op"], j["threshold"])].reset_index(drop=True)
+
+
+def _check_prior(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["classes", "prior_classes"])
+    _check_classes(p["classes"])
+    _check_classes(p["prior_classes"])
+
+
+@_kind("prior_course", ["drug", "prior_drug", "start_date"], _check_prior)
+def prior_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Courses of ``classes`` started after a course of ``prior_classes``."""
+    c = ctx.courses
+    cur = c[c["klass"].isin(params["classes"])][["cid", "pid", "drug", "start"]]
+    prior = c[c["klass"].isin(params["prior_classes"])][["pid", "drug", "start"]].rename(
+        columns={"drug": "prior_drug", "start": "prior_start"})
+    j = cur.merge(prior, on="pid")
+    j = j[j["prior_start"] < j["start"]].sort_values(["cid", "prior_start"], kind="stable")
+    return j.drop_duplicates("cid", keep="last").reset_index(drop=True)
+
+
+@_kind("supplement_ratio", ["ratio", "threshold", "ca_mg_d", "mg_mg_d"],
+       lambda p, c: _require(p, ["threshold"]))
+def supplement_ratio(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Calcium/magnesium supplement ratio above ``threshold`` (seed:M10).
+
+    A calcium supplement with no magnesium counts as an infinite ratio.
+    """
+    p = ctx.tables.patients
+    ca, mg = p["ca_supp_mg_d"], p["mg_supp_mg_d"].fillna(0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mg > 0, ca / mg, np.where(ca > 0, np.inf, np.nan))
+    out = pd.DataFrame({"pid": p["pid"], "ratio": ratio, "ca_mg_d": ca, "mg_mg_d": mg,
+                        "threshold": float(params["threshold"])})
+    return out[out["ratio"] > params["threshold"]].reset_index(drop=True)
+
+
+def _check_retest(p: Mapping[str, Any], cat: Catalog) -> None:
+    _require(p, ["phase", "state"])
+    if p["phase"] not in ("on", "off") or p["state"] not in ("overdue", "upcoming"):
+        raise KnowledgeBaseError("phase must be on/off and state overdue/upcoming")
+
+
+@_kind("retest", ["drug", "due_date", "start_date", "stop_date", "last_date"], _check_retest)
+def retest(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """When bone turnover markers are next due for each current course.
+
+    on: course ongoing; due at start + ``first_days`` until a result at or after
+    ``assess_from_days``, then last result + ``monitor_days``. off: course stopped with
+    no later osteoporosis course; due at stop + ``off_first_days`` until a result after
+    the stop, then last result + ``off_interval_days``.
+    """
+    c = ctx.courses
+    c = c[c["klass"].isin(OSTEOPOROSIS_CLASSES)]
+    btm = ctx.btm[["pid", "day"]]
+    j = btm.merge(c[["cid", "pid", "start", "stop", "assess_from_days"]], on="pid")
+    if params["phase"] == "on":
+        c = c[c["stop"].isna() | (c["stop"] >= ctx.today)]
+        c = c[c["next_start"].isna() | (c["next_start"] > ctx.today)]
+        j = j[(j["day"] >= j["start"] + j["assess_from_days"])]
+        last = j.groupby("cid")["day"].max()
+        lastd = c["cid"].map(last)
+        due = np.where(lastd.isna(), c["start"] + c["first_days"], lastd + c["monitor_days"])
+    else:
+        c = c[c["stop"].notna() & (c["stop"] < ctx.today) & c["next_start"].isna()
+              & c["off_first_days"].notna()]
+        j = j[j["day"] > j["stop"]]
+        last = j.groupby("cid")["day"].max()
+        lastd = c["cid"].map(last)
+        due = np.where(lastd.isna(), c["stop"] + c["off_first_days"],
+                       lastd + c["off_interval_days"])
+    out = c.assign(due=due, last_day=lastd.astype(float))
+    overdue = out["due"] < ctx.today
+    out = out[overdue] if params["state"] == "overdue" else out[~overdue]
+    return out.reset_index(drop=True)

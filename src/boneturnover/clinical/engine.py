@@ -1,0 +1,123 @@
+"""The rule engine: evaluate every rule of a rule set over normalised tables.
+
+:func:`evaluate` is the single generic engine: for each rule it calls the rule's
+condition kind (:data:`~boneturnover.clinical.conditions.KINDS`) and tags the hits with
+the rule. :func:`interpret` is the public entry point for one patient; the cohort path
+(:mod:`boneturnover.clinical.cohort`) calls :func:`evaluate` on all patients at once.
+Both are pure: no I/O, results depend only on the inputs (and on ``today``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .catalog import CATALOG, DRUGS, Catalog
+from .conditions import HIT_COLUMNS, KINDS, Context
+from .records import Patient
+from .report import Report, build_report
+from .rules import RULES, SEVERITIES, Rule, Ruleset, get_ruleset
+from .tables import Tables, normalise, to_day
+
+__all__ = ["evaluate", "interpret", "resolve_today", "FINDING_COLUMNS"]
+
+#: Columns of the findings frame :func:`evaluate` returns.
+FINDING_COLUMNS = ("pid", "rule", "rule_id", "code", "severity", *HIT_COLUMNS[1:])
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def resolve_today(today: str | dt.date | None) -> int:
+    """``today`` as days since 1970-01-01 (None: the current date)."""
+    if today is None:
+        today = dt.date.today()
+    if isinstance(today, dt.date):
+        return int((np.datetime64(today.isoformat(), "D") - np.datetime64("1970-01-01", "D"))
+                   .astype(int))
+    return to_day(today)
+
+
+def evaluate(ctx: Context, rules: Sequence[Rule] = RULES) -> pd.DataFrame:
+    """Evaluate ``rules`` (those that apply to ``ctx.ruleset``) over all patients.
+
+    Returns
+    -------
+    DataFrame
+        One row per finding with :data:`FINDING_COLUMNS`, sorted by patient, severity
+        (alert first), rule order, marker and date: independent of the input row order.
+    """
+    frames = []
+    for i, rule in enumerate(rules):
+        if not rule.applies_to(ctx.ruleset.id):
+            continue
+        hits = KINDS[rule.kind].fn(ctx, rule.params)
+        if hits.empty:
+            continue
+        h = hits.reindex(columns=list(HIT_COLUMNS))
+        h.insert(1, "rule", i)
+        h.insert(2, "rule_id", rule.id)
+        h.insert(3, "code", rule.code)
+        h.insert(4, "severity", rule.severity)
+        frames.append(h)
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
+    f = pd.concat(frames, ignore_index=True)
+    f["pid"] = f["pid"].astype(np.int64)
+    f["_sev"] = f["severity"].map(_SEV_RANK)
+    f = f.sort_values(["pid", "_sev", "rule", "marker", "day", "drug", "start", "source"],
+                      kind="stable", na_position="first")
+    return f.drop(columns="_sev").reset_index(drop=True)
+
+
+def interpret(
+    patient: Patient,
+    *,
+    ruleset: str | Ruleset = "paper",
+    today: str | dt.date | None = None,
+    catalog: Catalog | None = None,
+) -> Report:
+    """Interpret one patient's markers and treatment history.
+
+    Parameters
+    ----------
+    patient : Patient
+        Facts, measurements (values in their UCUM units) and treatment courses.
+    ruleset : {"paper", "iof-ects-2017"} or Ruleset
+        Which published guidance sets targets, LSCs and timing (default: the seed paper).
+    today : str, date or None
+        Evaluation date ``YYYY-MM-DD`` (None: the current date). Later dates are errors.
+    catalog : Catalog, optional
+        Marker catalog; the patient's ``assay`` overrides are applied on top.
+
+    Returns
+    -------
+    Report
+        Findings (codes, severity, numbers, bilingual messages, sources), timeline and
+        marker series; always includes ``NOT_DIAGNOSTIC`` (seed:B18).
+
+    Raises
+    ------
+    DataError
+        If a record is invalid: the message names the row, field, value and what was
+        expected (further problems are counted).
+    InputError
+        If the rule set or ``today`` is invalid.
+    """
+    rs = get_ruleset(ruleset)
+    cat = (catalog or CATALOG).with_overrides(patient.assay)
+    tables, errors = normalise(*patient.raw_frames(), catalog=cat, drugs=DRUGS,
+                               today=resolve_today(today), labels={"patients": "[patient]"})
+    if len(errors):
+        more = f" ({len(errors) - 1} more problem(s) in this patient)" if len(errors) > 1 else ""
+        raise DataError(f"patient {patient.patient_id}: {errors['message'].iloc[0]}{more}")
+    return report_for(tables, cat, rs, 0)
+
+
+def report_for(tables: Tables, catalog: Catalog, ruleset: Ruleset, pid: int) -> Report:
+    """Evaluate ``tables`` and build the report of patient ``pid``."""
+    ctx = Context(tables, catalog, DRUGS, ruleset)
+    frame = evaluate(ctx)
+    return build_report(ctx, frame[frame["pid"] == pid], pid, RULES)

@@ -1,0 +1,237 @@
+"""Rules and rule sets, loaded from ``data/rules.toml`` and ``data/rulesets.toml``.
+
+A :class:`Rule` is a small declarative record: id, condition kind and params, finding
+code, severity, English and Chinese messages with placeholders, and citations. Loading
+checks each rule: a rule without citation, with an unknown kind, with params its kind
+rejects or with a placeholder its kind cannot fill fails with
+:class:`~boneturnover.clinical.catalog.KnowledgeBaseError`.
+
+Examples
+--------
+>>> from boneturnover.clinical.rules import RULES, RULESETS
+>>> sorted(RULESETS)
+['iof-ects-2017', 'paper']
+>>> RULESETS["paper"].targets["CTX_I"].value, RULESETS["iof-ects-2017"].targets["CTX_I"].value
+(312.0, 280.0)
+>>> any(r.code == "NOT_DIAGNOSTIC" for r in RULES)
+True
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from .catalog import (
+    CATALOG,
+    Catalog,
+    Citation,
+    Drug,
+    KnowledgeBaseError,
+    RetestPlan,
+    Text,
+    Window,
+    load_toml,
+    parse_citations,
+    parse_retest,
+    parse_window,
+)
+from .conditions import KINDS
+
+__all__ = ["SEVERITIES", "Target", "LscValue", "Ruleset", "Rule", "RULES", "RULESETS",
+           "get_ruleset", "parse_rules", "FINDING_CODES"]
+
+#: Severities, most severe first.
+SEVERITIES = ("alert", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A treatment target: response if the value is below it (canonical unit)."""
+
+    value: float
+    cite: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class LscValue:
+    pct: float
+    cite: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """Numbers in which published guidance differs (``rulesets.toml``).
+
+    Attributes
+    ----------
+    baseline_window_days : int
+        A baseline must lie within this many days before the start of a course.
+    targets : mapping
+        Marker id -> :class:`Target` (canonical unit).
+    lsc : mapping
+        Marker id -> :class:`LscValue` replacing the catalog LSC (a laboratory override
+        of the catalog still wins).
+    windows, retests : mapping
+        ``drug`` or ``class:route`` or ``class`` -> override of the drug's defaults.
+    """
+
+    id: str
+    title: Text
+    baseline_window_days: int
+    baseline_cite: tuple[Citation, ...]
+    targets: Mapping[str, Target]
+    lsc: Mapping[str, LscValue]
+    windows: Mapping[str, Window]
+    retests: Mapping[str, RetestPlan]
+
+    def _lookup(self, table: Mapping[str, Any], drug: Drug, route: str) -> Any:
+        for key in (drug.id, f"{drug.klass}:{route}", drug.klass):
+            if key in table:
+                return table[key]
+        return None
+
+    def window_for(self, drug: Drug, route: str) -> Window | None:
+        """Nadir window of ``drug`` given by ``route`` under this rule set."""
+        return self._lookup(self.windows, drug, route) or drug.window
+
+    def retest_for(self, drug: Drug, route: str) -> RetestPlan | None:
+        return self._lookup(self.retests, drug, route) or drug.retest
+
+
+def _load_rulesets(catalog: Catalog) -> dict[str, Ruleset]:
+    out = {}
+    for rid, d in load_toml("rulesets.toml")["rulesets"].items():
+        where = f"rulesets.toml [rulesets.{rid}]"
+        targets = {}
+        for mid, t in d.get("targets", {}).items():
+            m = catalog[mid]
+            targets[mid] = Target(m.to_canonical(float(t["value"]), t["unit"]),
+                                  parse_citations(t.get("cite"), f"{where}.targets.{mid}"))
+        lsc = {mid: LscValue(float(v["pct"]), parse_citations(v.get("cite"), f"{where}.lsc.{mid}"))
+               for mid, v in d.get("lsc", {}).items()}
+        for mid in (*targets, *lsc):
+            if mid not in catalog:
+                raise KnowledgeBaseError(f"{where}: unknown marker {mid!r}")
+        bw = d["baseline_window_days"]
+        out[rid] = Ruleset(
+            id=rid,
+            title=Text(d["title"]["en"], d["title"]["zh"]),
+            baseline_window_days=int(bw["value"]),
+            baseline_cite=parse_citations(bw.get("cite"), where + ".baseline_window_days"),
+            targets=targets,
+            lsc=lsc,
+            windows={k: parse_window(v, f"{where}.window.{k}")
+                     for k, v in d.get("window", {}).items()},
+            retests={k: parse_retest(v, f"{where}.retest.{k}")
+                     for k, v in d.get("retest", {}).items()},
+        )
+    return out
+
+
+#: Rule sets by id; ``paper`` is the default.
+RULESETS: Mapping[str, Ruleset] = _load_rulesets(CATALOG)
+
+
+def get_ruleset(name: str | Ruleset) -> Ruleset:
+    """Return a rule set by id.
+
+    Raises
+    ------
+    InputError
+        If the id is unknown.
+    """
+    if isinstance(name, Ruleset):
+        return name
+    try:
+        return RULESETS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown ruleset {name!r}; expected one of {', '.join(RULESETS)}"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One declarative interpretation rule (see ``data/rules.toml``)."""
+
+    id: str
+    code: str
+    severity: str
+    kind: str
+    params: Mapping[str, Any]
+    message: Text
+    cite: tuple[Citation, ...]
+    rulesets: tuple[str, ...] | None = None
+
+    def applies_to(self, ruleset: str) -> bool:
+        return self.rulesets is None or ruleset in self.rulesets
+
+
+def _placeholders(template: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+def parse_rules(raw: Sequence[Mapping[str, Any]], catalog: Catalog = CATALOG,
+                where: str = "rules.toml") -> tuple[Rule, ...]:
+    """Validate and build rules from their TOML records."""
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for i, d in enumerate(raw):
+        rid = d.get("id", f"#{i + 1}")
+        loc = f"{where} rule {rid!r}"
+        required = {"id", "code", "severity", "kind", "message", "cite"}
+        missing = required - set(d)
+        if "cite" in missing:
+            raise KnowledgeBaseError(f"{loc}: no citation; every rule needs cite = [...]")
+        if missing:
+            raise KnowledgeBaseError(f"{loc}: missing field(s) {sorted(missing)}")
+        extra = set(d) - required - {"params", "rulesets"}
+        if extra:
+            raise KnowledgeBaseError(f"{loc}: unknown field(s) {sorted(extra)}")
+        if rid in seen:
+            raise KnowledgeBaseError(f"{loc}: duplicate id")
+        seen.add(rid)
+        if d["severity"] not in SEVERITIES:
+            raise KnowledgeBaseError(f"{loc}: severity {d['severity']!r} not in {SEVERITIES}")
+        kind = KINDS.get(d["kind"])
+        if kind is None:
+            raise KnowledgeBaseError(f"{loc}: unknown kind {d['kind']!r}; known: {sorted(KINDS)}")
+        params = d.get("params", {})
+        try:
+            kind.check(params, catalog)
+        except KnowledgeBaseError as exc:
+            raise KnowledgeBaseError(f"{loc}: {exc}") from None
+        msg = d["message"]
+        if set(msg) != {"en", "zh"} or not all(isinstance(v, str) and v for v in msg.values()):
+            raise KnowledgeBaseError(f"{loc}: message needs non-empty en and zh")
+        for lang, text in msg.items():
+            unknown = _placeholders(text) - kind.fields
+            if unknown:
+                raise KnowledgeBaseError(
+                    f"{loc}: message.{lang} uses {sorted(unknown)}, which kind {kind.name!r} "
+                    f"does not fill; available: {sorted(kind.fields)}"
+                )
+        if _placeholders(msg["en"]) != _placeholders(msg["zh"]):
+            raise KnowledgeBaseError(f"{loc}: en and zh messages use different placeholders")
+        rs = d.get("rulesets")
+        if rs is not None:
+            unknown_rs = set(rs) - set(RULESETS)
+            if unknown_rs:
+                raise KnowledgeBaseError(f"{loc}: unknown ruleset(s) {sorted(unknown_rs)}")
+        rules.append(Rule(
+            id=rid, code=d["code"], severity=d["severity"], kind=d["kind"], params=params,
+            message=Text(msg["en"], msg["zh"]), cite=parse_citations(d["cite"], loc),
+            rulesets=None if rs is None else tuple(rs),
+        ))
+    return tuple(rules)
+
+
+#: The packaged rules, in evaluation (and report) order.
+RULES: tuple[Rule, ...] = parse_rules(load_toml("rules.toml")["rules"])
+
+#: Every finding code a packaged rule can emit.
+FINDING_CODES: frozenset[str] = frozenset(r.code for r in RULES)
