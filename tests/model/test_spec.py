@@ -1,0 +1,31 @@
+"""The model specification: every parameter and state declared once, with unit and source."""
+
+import pytest
+
+from boneturnover.errors import InputError
+from boneturnover.model.spec import EVIDENCE_LEVELS, load_model
+from boneturnover.units import parse_ucum
+
+
+def test_every_parameter_has_unit_source_and_evidence():
+    spec = load_model()
+    assert len(spec.parameters) > 100
+    for p in spec.parameters:
+        parse_ucum(p.unit)
+        assert p.source in spec.sources, p.name
+        assert p.evidence in EVIDENCE_LEVELS
+        assert p.meaning
+
+
+def test_names_are_unique():
+    spec = load_model()
+    assert len(set(spec.parameter_names)) == len(spec.parameter_names)
+    assert len(set(spec.state_names)) == len(spec.state_names)
+
+
+def test_unknown_names_raise_clear_errors():
+    spec = load_model()
+    with pytest.raises(InputError, match="unknown parameter 'nope'"):
+        spec.parameter("nope")
+    with pytest.raises(InputError, match="unknown model"):
+        load_model("nope")
