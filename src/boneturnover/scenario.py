@@ -129,7 +129,8 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
                          "patient.premenopausal_bmd_spine_g_cm2")),
         premenopausal_bmd_hip_g_cm2=(
             None if "premenopausal_bmd_hip_g_cm2" not in pat
-            else _number(pat["premenopausal_bmd_hip_g_cm2"], "patient.premenopausal_bmd_hip_g_cm2")),
+            else _number(pat["premenopausal_bmd_hip_g_cm2"],
+                         "patient.premenopausal_bmd_hip_g_cm2")),
     )
     years = _number(data.get("years", 10), "years")
     every_h = parse_duration_h(data.get("output_every", "1 d"), "output_every")

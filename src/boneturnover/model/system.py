@@ -16,8 +16,8 @@ import numba as nb
 import numpy as np
 
 from ..solve import rodas
-from ..solve.rodas import _lu_factor, _lu_solve, jacobian_coloring
 from ..solve.results import Status
+from ..solve.rodas import _lu_factor, _lu_solve, jacobian_coloring
 from .equations import S, derive, make_records, rhs
 from .spec import ModelSpec, load_model
 

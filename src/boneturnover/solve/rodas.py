@@ -12,7 +12,8 @@ cache machine code on disk only for globals, not for functions passed as
 arguments); the bundled model's ``rhs`` is bound here. ``solve_one`` integrates one
 subject through an event table (boluses and zero-order rates that start/stop)
 and writes the state at the requested output times by cubic Hermite
-interpolation between accepted steps. A model runs many subjects with a ``prange`` loop over it. Failures are returned as a status code, never raised inside
+interpolation between accepted steps. A model runs many subjects with a
+``prange`` loop over it. Failures are returned as a status code, never raised inside
 compiled code (see :class:`boneturnover.solve.results.Status`).
 """
 
