@@ -175,13 +175,14 @@ class Report:
         return sorted(seen.values(), key=lambda c: c.ref)
 
     def plot_png(self, lang: str = "en") -> bytes:
-        """PNG of each marker against its reference band and the LSC band from baseline."""
-        import matplotlib
+        """PNG of each marker against its reference band and the LSC band from baseline.
 
-        matplotlib.use("Agg")
-        from matplotlib.figure import Figure
+        Labels are in English whatever ``lang`` is: the default matplotlib fonts have no
+        CJK glyphs.
+        """
+        from matplotlib.figure import Figure  # the Figure API needs no GUI backend
 
-        ui = _UI[lang]
+        ui = _UI["en"]
         n = max(1, len(self.series))
         fig = Figure(figsize=(7, 2.4 * n))
         for i, s in enumerate(self.series or ()):
