@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from .catalog import CATALOG, DRUGS, Catalog
-from .conditions import Context
+from .conditions import Context, join_by_group
 from .engine import evaluate, resolve_today
 from .io import Cohort
 from .rules import Ruleset, get_ruleset
-from .tables import Tables, day_to_iso, normalise
+from .tables import Tables, days_to_iso, normalise
 
 __all__ = ["CohortResult", "interpret_cohort", "STATUS_COLUMNS"]
 
@@ -84,7 +84,7 @@ def _status(cohort: Cohort, tables: Tables, ctx: Context, f: pd.DataFrame,
             "pid", keep="last").set_index("pid")
         out[f"latest_{col}"] = out["pid"].map(x["value"]).astype(float)
         name = "latest_ctx_i_date" if col.startswith("ctx") else "latest_p1np_date"
-        out[name] = out["pid"].map(x["day"]).map(lambda d: None if pd.isna(d) else day_to_iso(d))
+        out[name] = days_to_iso(out["pid"].map(x["day"]).astype(float))
     turn = f[f["code"].isin(["TURNOVER_HIGH", "TURNOVER_LOW", "TURNOVER_NORMAL"])
              & f["marker"].isin(["CTX_I", "P1NP_TOTAL", "P1NP_INTACT"])]
     rank = turn["code"].map({"TURNOVER_HIGH": 0, "TURNOVER_LOW": 1, "TURNOVER_NORMAL": 2})
@@ -104,13 +104,13 @@ def _status(cohort: Cohort, tables: Tables, ctx: Context, f: pd.DataFrame,
                                                      2: "adequate"}))
     rt = f[f["code"] == "RETEST_DUE"].sort_values(["pid", "due"]).drop_duplicates("pid")
     rt = rt.set_index("pid")
-    out["retest_due_date"] = out["pid"].map(rt["due"]).map(
-        lambda d: None if pd.isna(d) else day_to_iso(d))
+    out["retest_due_date"] = days_to_iso(out["pid"].map(rt["due"]).astype(float))
     out["retest_overdue"] = out["pid"].map(rt["severity"] == "warning").fillna(False).astype(bool)
     for col, sev in (("alerts", "alert"), ("warnings", "warning")):
         s = f[f["severity"] == sev].drop_duplicates(["pid", "code"])
-        out[col] = out["pid"].map(s.groupby("pid")["code"].agg(";".join)).fillna("")
-    allc = f.drop_duplicates(["pid", "code"]).groupby("pid")["code"].agg(";".join)
+        out[col] = out["pid"].map(join_by_group(s["pid"], s["code"], ";")).fillna("")
+    u = f.drop_duplicates(["pid", "code"])
+    allc = join_by_group(u["pid"], u["code"], ";")
     out["codes"] = out["pid"].map(allc).fillna("")
     out["error"] = None
     out = out.drop(columns="pid")

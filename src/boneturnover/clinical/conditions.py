@@ -253,6 +253,20 @@ def _compare(
     return pd.Series(_OPS[op](values, ref), index=values.index)
 
 
+def join_by_group(keys: pd.Series, text: pd.Series, sep: str) -> pd.Series:
+    """Join ``text`` per key (in the given row order), vectorised: Series indexed by key."""
+    if len(keys) == 0:
+        return pd.Series(dtype=object)
+    k = keys.to_numpy()
+    order = np.argsort(k, kind="stable")
+    k = k[order]
+    t = text.to_numpy(dtype=object)[order] + sep
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    joined = np.add.reduceat(t, starts)
+    n = len(sep)
+    return pd.Series([s[:-n] for s in joined], index=k[starts], dtype=object)
+
+
 def _empty(columns: Sequence[str] = ("pid",)) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
 
@@ -339,7 +353,7 @@ def latest_all(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     allm["txt"] = [f"{sym[m]} {_g(v)} {unit[m]}" for m, v in zip(allm["marker"], allm["value"],
                                                                    strict=True)]
     first = allm.drop_duplicates("pid", keep="first")[["pid", "marker", "value", "day", "source"]]
-    ev = allm.groupby("pid", sort=True)["txt"].agg("; ".join)
+    ev = join_by_group(allm["pid"], allm["txt"], "; ")
     first = first.assign(evidence=first["pid"].map(ev).to_numpy())
     return first.reset_index(drop=True)
 
@@ -390,14 +404,13 @@ def _check_missing(p: Mapping[str, Any], cat: Catalog) -> None:
 def markers_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Patients with some of ``when_any`` measured but none of a ``required`` group."""
     m = ctx.latest
-    have = m.groupby("pid")["marker"].agg(frozenset)
-    relevant = have[have.map(lambda s: bool(s & set(params["when_any"])))]
-    rows = []
-    for pid, s in relevant.items():
-        for g in params["required"]:
-            if not s & set(g):
-                rows.append({"pid": pid, "recommended": ",".join(g[:1]), "marker": g[0]})
-    return pd.DataFrame(rows) if rows else _empty()
+    relevant = pd.unique(m.loc[m["marker"].isin(params["when_any"]), "pid"])
+    parts = []
+    for g in params["required"]:
+        have = m.loc[m["marker"].isin(g), "pid"]
+        pids = np.setdiff1d(relevant, have.to_numpy())
+        parts.append(pd.DataFrame({"pid": pids, "recommended": g[0], "marker": g[0]}))
+    return pd.concat(parts, ignore_index=True)
 
 
 def _check_preanalytical(p: Mapping[str, Any], cat: Catalog) -> None:

@@ -84,6 +84,15 @@ def day_to_iso(day: float) -> str:
     return str(_EPOCH + np.timedelta64(int(day), "D"))
 
 
+def days_to_iso(days: pd.Series) -> pd.Series:
+    """Vectorised :func:`day_to_iso`; NaN -> None."""
+    v = days.to_numpy(dtype=float)
+    ok = ~np.isnan(v)
+    out = np.full(len(v), None, dtype=object)
+    out[ok] = (_EPOCH + v[ok].astype(np.int64).astype("timedelta64[D]")).astype(str)
+    return pd.Series(out, index=days.index, dtype=object)
+
+
 def empty_raw(kind: str) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in RAW_COLUMNS[kind]})
 
@@ -105,16 +114,20 @@ class _Errors:
         return pd.DataFrame(self.rows, columns=["patient_id", "source", "field", "message"])
 
 
+def _parse_date(text: str) -> float | None:
+    if text == "":
+        return np.nan
+    if not _DATE.match(text):
+        return None
+    try:
+        return float((np.datetime64(text, "D") - _EPOCH).astype(int))
+    except ValueError:
+        return None
+
+
 def _dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """-> (days as float with NaN for blank, bad mask for non-blank unparsable)."""
-    text = s.astype("string").str.strip()
-    blank = text.isna() | (text == "")
-    parsed = pd.to_datetime(text.where(~blank), format="%Y-%m-%d", errors="coerce")
-    days = (parsed.to_numpy(dtype="datetime64[D]") - _EPOCH).astype("timedelta64[D]")
-    out = days.astype(float)
-    out[parsed.isna().to_numpy()] = np.nan
-    bad = (~blank & parsed.isna()).to_numpy()
-    return out, bad
+    return _per_category(s, _parse_date)
 
 
 _TRUE = {"true", "yes", "y", "1", "t", "是"}
@@ -411,22 +424,34 @@ def _map_attr(marker_id: pd.Series, catalog: Catalog, attr: str) -> np.ndarray:
     return marker_id.map(lut).to_numpy(dtype=float)
 
 
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 
 
+def _per_category(s: pd.Series, parse) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``parse(text) -> float | None (bad) | nan (blank)`` once per distinct value."""
+    cat = s.astype("string").str.strip().fillna("").astype("category")
+    cats = list(cat.cat.categories)
+    vals = np.array([parse(c) for c in cats] + [np.nan], dtype=object)
+    codes = cat.cat.codes.to_numpy()
+    picked = vals[np.where(codes < 0, len(cats), codes)]
+    bad = np.array([v is None for v in picked], dtype=bool)
+    out = np.array([np.nan if v is None else v for v in vals], dtype=float)
+    return out[np.where(codes < 0, len(cats), codes)], bad
+
+
+def _parse_time(text: str) -> float | None:
+    if text == "":
+        return np.nan
+    m = _TIME.match(text)
+    if m and int(m[1]) < 24 and int(m[2]) < 60:
+        return float(int(m[1]) * 60 + int(m[2]))
+    return None
+
+
 def _times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    text = s.astype("string").str.strip()
-    blank = (text.isna() | (text == "")).to_numpy()
-    out = np.full(len(s), np.nan)
-    bad = np.zeros(len(s), dtype=bool)
-    idx = np.flatnonzero(~blank)
-    for i in idx:
-        m = _TIME.match(str(text.iloc[i]))
-        if m and int(m[1]) < 24 and int(m[2]) < 60:
-            out[i] = int(m[1]) * 60 + int(m[2])
-        else:
-            bad[i] = True
-    return out, bad
+    """-> (minutes after midnight or NaN, bad mask)."""
+    return _per_category(s, _parse_time)
 
 
 def _slip_message(r: pd.Series, catalog: Catalog) -> str:
