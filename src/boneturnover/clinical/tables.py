@@ -73,10 +73,10 @@ class Tables:
 
 def to_day(value: object) -> int:
     """Parse an ISO date (``YYYY-MM-DD``) into days since 1970-01-01."""
-    d = pd.to_datetime(pd.Series([value], dtype=object), format="%Y-%m-%d", errors="coerce")[0]
-    if pd.isna(d):
+    day = _parse_date(str(value).strip())
+    if day is None or np.isnan(day):
         raise InputError(f"date {value!r} is not an ISO date YYYY-MM-DD")
-    return int((np.datetime64(d.date(), "D") - _EPOCH).astype(int))
+    return int(day)
 
 
 def day_to_iso(day: float) -> str:
@@ -138,15 +138,12 @@ def _bools(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """-> (1/0/NaN floats, bad mask)."""
     if s.dtype == bool:
         return s.to_numpy(dtype=float), np.zeros(len(s), dtype=bool)
-    cat = s.astype("string").str.strip().str.lower().astype("category")
-    lut = {c: (1.0 if c in _TRUE else 0.0 if c in _FALSE else np.nan if c == "" else -1.0)
-           for c in cat.cat.categories}
-    codes = cat.cat.codes.to_numpy()
-    table = np.array([lut[c] for c in cat.cat.categories] + [np.nan], dtype=float)
-    vals = table[np.where(codes < 0, len(table) - 1, codes)]
-    bad = vals == -1.0
-    vals[bad] = np.nan
-    return vals, bad
+    return _per_category(s, _parse_bool)
+
+
+def _parse_bool(text: str) -> float | None:
+    t = text.lower()
+    return 1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan if t == "" else None
 
 
 def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
