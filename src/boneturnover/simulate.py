@@ -113,16 +113,14 @@ def simulate(
     t_scen = np.arange(0.0, end_h + 1e-9, scenario.output_every_h)
     t_model = np.concatenate([[hist_h], t_scen + hist_h]) if hist_h > 0 else t_scen
     index = {s.name: s.index for s in spec.states}
-    events = EventTable.from_rows(
-        [realize(list(scenario.doses), end_h, rec[i], index, offset_h=hist_h) for i in range(n)]
-    )
+    rows = [realize(list(scenario.doses), end_h, rec[i], index, offset_h=hist_h)
+            for i in range(n)]
     ok_mask = status == Status.OK
     y = np.full((n, t_model.shape[0], len(spec.states)), np.nan)
     if ok_mask.any():
         sub = np.nonzero(ok_mask)[0]
-        ev = events if ok_mask.all() else EventTable.from_rows(
-            [realize(list(scenario.doses), end_h, rec[i], index, offset_h=hist_h) for i in sub])
-        max_steps = 200_000 + 400 * int(events.time_h.shape[0] // max(n, 1))
+        ev = EventTable.from_rows([rows[i] for i in sub])
+        max_steps = 200_000 + 400 * (sum(len(r) for r in rows) // n)
         ys, st, _stats = model.solve(rec[sub], y0s[sub], t_model, events=ev,
                                      max_steps=max_steps)
         y[sub] = ys

@@ -227,7 +227,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 nfev += n_colors + 1
                 need_jac = False
             last = False
-            if t + h >= t_seg or t + 1.01 * h >= t_seg:
+            if t + 1.01 * h >= t_seg:  # land on the segment end rather than a sliver before it
                 h = t_seg - t
                 last = True
             if h < 1e-12 * max(1.0, abs(t)):
