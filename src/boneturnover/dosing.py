@@ -10,37 +10,19 @@ compartment, at ``time``, repeated ``every`` interval strictly before ``until``
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ScenarioError, UnitError
+from .model.spec import DoseTarget, load_model
 from .units import convert
 
 __all__ = ["Dose", "COMPARTMENTS", "realize", "parse_duration_h"]
 
 
-@dataclass(frozen=True)
-class Compartment:
-    """A dosable state: its amount unit, bioavailability parameter and molar mass."""
-
-    state: str
-    unit: str
-    bioavailability_param: str | None
-    molar_mass_g_mol: float | None
-    molar_mass_source: str
-
-
-#: Compartments a dose can target, by the name a scenario uses.
-COMPARTMENTS: dict[str, Compartment] = {
-    "teriparatide_sc": Compartment(
-        "teriparatide_sc_pmol", "pmol", "teri_f", 4117.8,
-        "teriparatide (rhPTH(1-34)) molar mass 4117.8 g/mol, Forteo label"),
-    "denosumab_sc": Compartment(
-        "denosumab_sc_ng", "ng", "den_f", None, ""),
-    "pth_plasma": Compartment(
-        "pth_pmol", "pmol", None, 9425.0, "human PTH(1-84) 9425 g/mol, UniProt P01270"),
-    "gut_calcium": Compartment(
-        "gut_ca_mmol", "mmol", None, 40.078, "calcium 40.078 g/mol (IUPAC)"),
-}
+#: Dose targets a dose can go into, by name (declared in the model's TOML files:
+#: ``[dose_targets]`` gives the state, unit, molar mass and per-subject factors).
+COMPARTMENTS: Mapping[str, DoseTarget] = load_model().dose_targets
 
 
 def parse_duration_h(text: str | int | float, field: str) -> float:
@@ -90,6 +72,12 @@ class Dose:
         Maximal number of administrations (None: no limit).
     duration_h
         Zero-order infusion duration (None or 0: bolus).
+    factor
+        Extra multiplier of the amount decided by the regimen, not the subject
+        (e.g. the food effect on an oral bisphosphonate); 1 by default.
+    skip
+        Indices (0-based) of administrations in the series that are not taken
+        (missed doses, adherence).
     """
 
     compartment: str
@@ -100,16 +88,20 @@ class Dose:
     until_h: float | None = None
     count: int | None = None
     duration_h: float | None = None
+    factor: float = 1.0
+    skip: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if self.compartment not in COMPARTMENTS:
             raise ScenarioError(
-                f"dose compartment {self.compartment!r} is unknown; expected one of "
+                f"dose target {self.compartment!r} is unknown; expected one of "
                 f"{', '.join(sorted(COMPARTMENTS))}")
         if not (math.isfinite(self.amount) and self.amount > 0):
             raise ScenarioError(f"dose amount {self.amount!r} must be a positive number")
         if self.every_h is not None and self.every_h <= 0:
             raise ScenarioError("dose interval `every` must be longer than zero")
+        if not (math.isfinite(self.factor) and self.factor >= 0):
+            raise ScenarioError(f"dose factor {self.factor!r} must be a non-negative number")
         if self.count is not None and self.count < 1:
             raise ScenarioError(f"dose count {self.count!r} must be at least 1")
         self.amount_in_state_unit()  # validates the unit early
@@ -129,14 +121,15 @@ class Dose:
         """Administration times (h) before ``end_h``."""
         stop = end_h if self.until_h is None else min(end_h, self.until_h)
         if self.every_h is None:
-            return [self.time_h] if self.time_h < stop else []
+            return [self.time_h] if self.time_h < stop and 0 not in self.skip else []
         out = []
         k = 0
         while True:
             t = self.time_h + k * self.every_h
             if t >= stop or (self.count is not None and k >= self.count):
                 break
-            out.append(t)
+            if k not in self.skip:
+                out.append(t)
             k += 1
         return out
 
@@ -152,7 +145,9 @@ def realize(doses: list[Dose], end_h: float, record: dict[str, float], state_ind
     rows: list[tuple[float, int, int, float]] = []
     for dose in doses:
         comp = COMPARTMENTS[dose.compartment]
-        f = 1.0 if comp.bioavailability_param is None else float(record[comp.bioavailability_param])
+        f = dose.factor
+        for name in comp.factors:
+            f *= float(record[name])
         amount = dose.amount_in_state_unit() * f
         idx = state_index[comp.state]
         for t in dose.times_h(end_h):

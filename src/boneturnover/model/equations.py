@@ -276,6 +276,12 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     r_abs = y[S.ca_absorption_state]
     pic0 = p.tgfb_pic_0
 
+    # --- oestrogen effect in bone; raloxifene is a partial agonist there (not in kidney) --
+    ral = max(y[S.raloxifene_body_ug], 0.0)
+    ral_occ = ral / (ral + p.ral_ec50_ug)
+    est_b = est + p.ral_emax * ral_occ * max(1.0 - est, 0.0)
+    inv_est = 1.0 / est_b
+
     # --- bone calcium release (resorption) and uptake -------------------------------
     g = p.j14_oc_gamma
     oc_eqn = p.j14_oc_max * oc**g / (oc**g + p.j14oc50**g)
@@ -368,7 +374,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     pic_ob_kb = p.e0_pic_ob_kb - (p.e0_pic_ob_kb - p.emax_pic_ob_kb) * _hill(
         tgfb_act, p.ec50_pic_ob_kb, g
     )
-    pic_ob_kb_eff = (pic_ob_kb / pic0) * est ** (-p.ob_est_gamma)
+    pic_ob_kb_eff = (pic_ob_kb / pic0) * inv_est**p.ob_est_gamma
     bcl2 = y[S.bcl2]
     sw = 1.0 / (1.0 + math.exp(-(bcl2 - p.runx2_bcl2_threshold) / p.smooth_width_runx2))
     runx2_sig = 10.0 + sw * (bcl2 - 100.0)
@@ -401,7 +407,18 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
 
     # --- oestrogen and ageing ----------------------------------------------------------------
     age_f = formation_age_factor(t, p)
-    inv_est = 1.0 / est
+
+    # --- bisphosphonate bound to bone: raises osteoclast removal ----------------------------
+    bp = max(y[S.bisphosphonate_bone_nmol], 0.0)
+    kls_oc = kls_oc * (1.0 + p.bp_emax * bp / (bp + p.bp_ec50_nmol))
+
+    # --- romosozumab: sclerostin inhibition -> Wnt: formation up (adapting), RANKL down -------
+    romo_cp = max(y[S.romosozumab_central_ng], 0.0) / p.romo_v_ml  # ng/mL
+    wnt = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
+    wnt_adapt = y[S.wnt_adaptation]
+    romo_form = 1.0 + p.romo_formation_emax * _smooth_pos(wnt - wnt_adapt, 0.01)
+    romo_form -= p.romo_formation_emax * _smooth_pos(0.0, 0.01)
+    kin_l = kin_l * (1.0 - p.romo_rankl_imax * wnt)
 
     # ===== derivatives =====
     dy[S.pth_pmol] = t63 * fctd - p.k_pth_out * pth + teri_in
@@ -420,15 +437,15 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.ca_absorption_state] = t36 * (1.0 - r_abs) - t37 * r_abs
     dy[S.hydroxyapatite] = p.k_hap_in * ob - p.k_ls_hap * y[S.hydroxyapatite]
     dy[S.estrogen] = estrogen_input(t, p) - p.k_est_out * est
-    ob_in = kpt * rob * age_f
+    ob_in = kpt * rob * age_f * romo_form
     dy[S.osteoblasts_fast] = ob_in * p.frac_ob_fast * frackb2 - kbfast * ob_fast
     dy[S.osteoblasts_slow] = ob_in * (1.0 - p.frac_ob_fast) * p.frac_kb_slow - kbslow * ob_slow
     dy[S.osteoclasts] = kin_oc - kls_oc * oc
     dy[S.responding_osteoblasts] = rob_in * inv_est**p.rob_est_gamma - kpt * rob
     dy[S.tgfb_latent] = p.kin_tgf * (ob / p.ob0) ** p.ob_tgfb_gamma * inv_est**p.tgfb_est_gamma - (
-        kout_tgf_eqn * est**p.tgfb_act_est_gamma
+        kout_tgf_eqn * est_b**p.tgfb_act_est_gamma
     )
-    dy[S.tgfb_active] = kout_tgf_eqn * est**p.tgfb_act_est_gamma - p.kout_tgf_act * tgfb_act
+    dy[S.tgfb_active] = kout_tgf_eqn * est_b**p.tgfb_act_est_gamma - p.kout_tgf_act * tgfb_act
     ob_rel = ob / p.ob0
     oc_rel = oc / p.oc0
     dy[S.bmd_spine_rel] = p.k_bmd_spine * (
@@ -467,3 +484,9 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     ] / p.den_vp
     dy[S.gfr_l_h] = -p.k_gfr_decline * gfr
     dy[S.urine_ca_cum_mmol] = j27
+    dy[S.bisphosphonate_bone_nmol] = -p.bp_k_release * oc_rel * y[S.bisphosphonate_bone_nmol]
+    dy[S.raloxifene_body_ug] = -p.ral_k_el * y[S.raloxifene_body_ug]
+    dy[S.romosozumab_sc_ng] = -p.romo_ka * y[S.romosozumab_sc_ng]
+    dy[S.romosozumab_central_ng] = p.romo_ka * y[S.romosozumab_sc_ng] - (
+        p.romo_cl_ml_h / p.romo_v_ml) * y[S.romosozumab_central_ng]
+    dy[S.wnt_adaptation] = p.romo_k_adapt * (wnt - wnt_adapt)

@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InputError
 from ..units import parse_ucum
 
-__all__ = ["State", "Parameter", "ModelSpec", "load_model", "EVIDENCE_LEVELS"]
+__all__ = ["State", "Parameter", "DoseTarget", "ModelSpec", "load_model", "EVIDENCE_LEVELS"]
 
 #: Evidence levels a parameter may carry.
 EVIDENCE_LEVELS = frozenset(
@@ -39,6 +39,38 @@ class State:
     meaning: str
     symbol: str
     source: str
+    steady: bool = True
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class DoseTarget:
+    """Where a dose goes: a state, the amount unit, and the factors that scale it.
+
+    Attributes
+    ----------
+    name
+        Key a dose record uses (``"denosumab_sc"``, ``"zoledronate_iv"``).
+    state
+        State receiving the amount.
+    unit
+        UCUM unit of the amount in that state.
+    molar_mass_g_mol, molar_mass_source
+        To convert a mass dose into a molar state (None when not needed).
+    factors
+        Names of parameters multiplied into the amount (bioavailability, fraction
+        reaching bone, relative potency), read per subject.
+    meaning
+        What the target represents.
+    """
+
+    name: str
+    state: str
+    unit: str
+    molar_mass_g_mol: float | None
+    molar_mass_source: str
+    factors: tuple[str, ...]
+    meaning: str
 
 
 @dataclass(frozen=True)
@@ -71,6 +103,8 @@ class ModelSpec:
     states: tuple[State, ...]
     parameters: tuple[Parameter, ...]
     sources: MappingProxyType[str, str] = field(repr=False)
+    dose_targets: MappingProxyType[str, DoseTarget] = field(
+        repr=False, default_factory=lambda: MappingProxyType({}))
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -109,6 +143,17 @@ def _require(entry: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
         raise InputError(f"{where}: missing {', '.join(missing)}")
 
 
+def _merge(data: dict[str, Any], module: dict[str, Any], origin: str) -> None:
+    """Append a module's sources, states, parameters and dose targets (no redefinition)."""
+    for table in ("sources", "states", "parameters", "dose_targets"):
+        dest = data.setdefault(table, {})
+        for key, value in module.get(table, {}).items():
+            if key in dest:
+                raise InputError(f"{origin}: {table[:-1].replace('_', ' ')} {key!r} is "
+                                 "already defined by another module")
+            dest[key] = value
+
+
 def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
     sources = dict(data.get("sources", {}))
     states = []
@@ -118,9 +163,11 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
         if entry["source"] not in sources:
             raise InputError(f"{where}: source {entry['source']!r} is not in [sources]")
         parse_ucum(entry["unit"])
+        scale = entry.get("scale")
         states.append(
             State(name, i, float(entry["initial"]), entry["unit"], entry["meaning"],
-                  entry["symbol"], entry["source"])
+                  entry["symbol"], entry["source"], bool(entry.get("steady", True)),
+                  None if scale is None else float(scale))
         )
     params = []
     for name, entry in data["parameters"].items():
@@ -133,6 +180,23 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
             Parameter(name, float(entry["value"]), entry["unit"], entry["meaning"],
                       entry["symbol"], entry["source"], entry["evidence"])
         )
+    state_names = {s.name for s in states}
+    param_names = {p.name for p in params}
+    targets = {}
+    for name, entry in data.get("dose_targets", {}).items():
+        where = f"{origin}: dose target {name!r}"
+        _require(entry, ("state", "unit", "meaning"), where)
+        if entry["state"] not in state_names:
+            raise InputError(f"{where}: state {entry['state']!r} is not declared")
+        for f in entry.get("factors", []):
+            if f not in param_names:
+                raise InputError(f"{where}: factor {f!r} is not a declared parameter")
+        parse_ucum(entry["unit"])
+        mm = entry.get("molar_mass_g_mol")
+        targets[name] = DoseTarget(name, entry["state"], entry["unit"],
+                                   None if mm is None else float(mm),
+                                   entry.get("molar_mass_source", ""),
+                                   tuple(entry.get("factors", [])), entry["meaning"])
     return ModelSpec(
         name=data["name"],
         title=data["title"],
@@ -140,6 +204,7 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
         states=tuple(states),
         parameters=tuple(params),
         sources=MappingProxyType(sources),
+        dose_targets=MappingProxyType(targets),
     )
 
 
@@ -156,4 +221,13 @@ def load_model(name: str = "peterson_riggs") -> ModelSpec:
     if not res.is_file():
         raise InputError(f"unknown model {name!r}; bundled: peterson_riggs")
     with res.open("rb") as fh:
-        return _parse(tomllib.load(fh), f"{name}.toml")
+        data = tomllib.load(fh)
+    # A model may be split into modules (drugs, magnesium, ...): files listed in
+    # `modules` add their sources, states, parameters and dose targets in order.
+    for module in data.get("modules", []):
+        mres = resources.files("boneturnover.model.library").joinpath(f"{module}.toml")
+        if not mres.is_file():
+            raise InputError(f"{name}.toml: module {module!r} has no file {module}.toml")
+        with mres.open("rb") as fh:
+            _merge(data, tomllib.load(fh), f"{module}.toml")
+    return _parse(data, f"{name}.toml")

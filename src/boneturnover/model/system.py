@@ -23,35 +23,6 @@ from .spec import ModelSpec, load_model
 
 __all__ = ["BoneModel", "EventTable", "get_model"]
 
-#: States that integrate a flux (cumulative) or are external inputs; the steady
-#: state is solved over all other states.
-NON_STEADY_STATES = (
-    # Bone calcium pools: their sum moves only with J15 - J14 and their ratio is set
-    # by k14a/k15a, so they take the reference values and are left out of Newton.
-    "exchangeable_bone_ca_mmol",
-    "bone_ca_mmol",
-    "urine_ca_cum_mmol",
-    "ca_absorbed_cum_mmol",
-    "gfr_l_h",
-    "teriparatide_sc_pmol",
-    "denosumab_sc_ng",
-    "denosumab_central_ng",
-    "denosumab_peripheral_ng",
-)
-
-
-#: Typical size of states whose reference value is zero (amounts after a usual dose);
-#: sets their absolute tolerance and finite-difference step.
-DRUG_STATE_SCALE = {
-    "teriparatide_sc_pmol": 1.0e3,
-    "denosumab_sc_ng": 1.0e7,
-    "denosumab_central_ng": 1.0e7,
-    "denosumab_peripheral_ng": 1.0e7,
-    "urine_ca_cum_mmol": 1.0e3,
-    "ca_absorbed_cum_mmol": 1.0e3,
-}
-
-
 @dataclass(frozen=True)
 class EventTable:
     """Events of many subjects in flat arrays (CSR layout by subject).
@@ -173,12 +144,15 @@ class BoneModel:
         y_ref = self.spec.initial_state()
         self.y_ref = y_ref
         # absolute tolerance and Jacobian scale per state: from its nominal size
+        # (declared per state: `scale` for states whose reference value is zero)
         nominal = np.where(y_ref > 0, y_ref, 1.0)
-        for name, size in DRUG_STATE_SCALE.items():
-            nominal[self.spec.state(name).index] = size
+        for st in self.spec.states:
+            if st.scale is not None:
+                nominal[st.index] = st.scale
         self.scale = nominal
         self.atol = 1e-3 * self.rtol * nominal
-        self.free = np.array([s.name not in NON_STEADY_STATES for s in self.spec.states])
+        # the steady state is solved over the states declared `steady` (the default)
+        self.free = np.array([st.steady for st in self.spec.states])
         self.pattern = self._sparsity()
         self.colors = jacobian_coloring(self.pattern)
 
