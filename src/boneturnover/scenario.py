@@ -15,9 +15,15 @@ Example::
     amount = "60 mg"
     every = "6 months"
 
+    [[treatment]]       # optional: a drug and its regimen (boneturnover.drugs)
+    drug = "alendronate"
+    dose = "70 mg"
+    every = "1 week"
+
 Every key is checked; an unknown key, a value out of range, a missing or
 malformed file raises :class:`~boneturnover.errors.ScenarioError` naming the
-field, the value and what was expected.
+field, the value and what was expected. A treatment that is possible but unlike
+its label adds a line to :attr:`Scenario.warnings` instead.
 """
 
 from __future__ import annotations
@@ -29,8 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from .dosing import Dose, parse_duration_h
+from .drugs.treatments import Treatment, parse_treatments
 from .errors import ScenarioError
 from .model.spec import load_model
+from .units import DAYS_PER_YEAR
 
 __all__ = ["Patient", "Scenario", "load_scenario", "scenario_from_dict", "LIMITS"]
 
@@ -67,7 +75,12 @@ class Patient:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A simulation request: patient, duration, parameter overrides, doses."""
+    """A simulation request: patient, duration, parameter overrides, doses.
+
+    ``doses`` holds the ``[[dose]]`` records followed by one record per
+    ``[[treatment]]``; ``treatments`` keeps the parsed treatments for reports and
+    ``warnings`` the lines about treatments unlike their label.
+    """
 
     patient: Patient
     years: float = 10.0
@@ -75,9 +88,11 @@ class Scenario:
     parameters: dict[str, float] = field(default_factory=dict)
     doses: tuple[Dose, ...] = ()
     name: str = "scenario"
+    treatments: tuple[Treatment, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
-_TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose"}
+_TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose", "treatment"}
 _PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
                  "premenopausal_bmd_hip_g_cm2"}
 _DOSE_KEYS = {"compartment", "amount", "time", "every", "until", "count", "duration"}
@@ -180,8 +195,12 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
             ))
         except ScenarioError as exc:
             raise ScenarioError(f"{where}: {exc}") from None
+    end_h = years * DAYS_PER_YEAR * 24.0
+    treatments, warnings = parse_treatments(data.get("treatment", []), end_h)
+    doses.extend(t.record for t in treatments)
     return Scenario(patient=patient, years=years, output_every_h=every_h, parameters=params,
-                    doses=tuple(doses), name=str(data.get("name", name)))
+                    doses=tuple(doses), name=str(data.get("name", name)),
+                    treatments=treatments, warnings=warnings)
 
 
 def load_scenario(path: str | Path) -> Scenario:
