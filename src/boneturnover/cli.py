@@ -22,6 +22,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 COMMAND_MODULES: tuple[str, ...] = (
     "boneturnover.model.commands",
     "boneturnover.clinical.commands",
+    "boneturnover.drugs.commands",
 )
 
 

@@ -55,6 +55,8 @@ def _simulate(args: argparse.Namespace) -> int:
     from ..simulate import simulate
 
     sc = load_scenario(args.scenario)
+    for line in sc.warnings:
+        print(f"warning: {line}", file=sys.stderr)
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise InputError(f"--out {str(out)!r} is a directory; expected a CSV file path")

@@ -1,0 +1,77 @@
+"""CLI command of the drug library: ``boneturnover drugs [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .catalog import Catalog, Drug, load_catalog
+
+__all__ = ["register", "catalog_rows"]
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("drugs", help="list the drug library: names, class, routes, labelled "
+                       "regimens, sources")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_drugs)
+
+
+def _row(drug: Drug, cat: Catalog) -> dict[str, Any]:
+    routes = {}
+    for rk, r in drug.routes.items():
+        routes[rk] = {
+            "target": r.target,
+            "regimens": [{"dose": g.dose, "every": g.every, "name": g.name, "source": g.source}
+                         for g in r.regimens],
+            "intake": {k: {"factor": v.factor, "meaning": v.meaning, "source": v.source,
+                           "evidence": v.evidence} for k, v in r.intake.items()},
+            "infusion_default_min": (None if r.infusion_default_h is None
+                                     else r.infusion_default_h * 60),
+        }
+    return {
+        "drug": drug.key, "name_en": drug.name.en, "name_zh": drug.name.zh,
+        "class_en": drug.drug_class.en, "class_zh": drug.drug_class.zh,
+        "mechanism": drug.mechanism, "dose_as": drug.dose_as, "aliases": list(drug.aliases),
+        "routes": routes,
+        "salts": {k: {"fraction": s.fraction, "formula": s.formula, "source": s.source}
+                  for k, s in drug.salts.items()},
+        "limit": None if drug.limit is None else drug.limit.meaning,
+        "seed": [f"seed:{s}" for s in drug.seed], "evidence": drug.evidence,
+        "sources": {k: cat.sources[k] for k in drug.sources},
+    }
+
+
+def catalog_rows() -> list[dict[str, Any]]:
+    """One JSON-ready mapping per drug of the catalogue."""
+    cat = load_catalog()
+    return [_row(d, cat) for d in cat.drugs.values()]
+
+
+def _drugs(args: argparse.Namespace) -> int:
+    rows = catalog_rows()
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        print(f"{r['drug']}  ({r['name_en']} / {r['name_zh']})  {r['class_en']} / "
+              f"{r['class_zh']}")
+        print(f"    {r['mechanism']}")
+        for rk, route in r["routes"].items():
+            regs = "; ".join(f"{g['dose']} every {g['every']}" for g in route["regimens"])
+            print(f"    {rk:<5} -> {route['target']:<18} {regs}")
+            if route["intake"]:
+                print("          intake: " + ", ".join(
+                    f"{k} x{v['factor']:g}" for k, v in route["intake"].items()))
+        if r["salts"]:
+            print("    salts: " + ", ".join(f"{k} {v['fraction']:.1%}"
+                                            for k, v in r["salts"].items()))
+        if r["limit"]:
+            print(f"    limit: {r['limit']}")
+        seed = ", ".join(r["seed"])
+        print(f"    sources: {', '.join(r['sources'])}" + (f"; {seed}" if seed else ""))
+    print("\nsources:")
+    for key, text in load_catalog().sources.items():
+        print(f"  {key}: {text}")
+    return 0
