@@ -323,3 +323,18 @@ def test_schedule_property(start_d, every_d, length_d, has_stop, adherence, patt
     assert {k - 1 for k in missed if k <= n} <= skipped
     assert all(start_d * 24 <= x < stop_d * 24 for x in times)
     assert all(((x / 24 - start_d) / every_d) % 1 == 0 for x in times)
+
+
+def test_readme_examples_parse_without_warnings():
+    import tomllib
+
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Treatments", 1)[1]
+    block = section.split("```toml", 1)[1].split("```", 1)[0]
+    entries = tomllib.loads(block)["treatment"]
+    assert {e["drug"] for e in entries} == {
+        "alendronate", "risedronate", "ibandronate", "zoledronate", "denosumab", "raloxifene",
+        "teriparatide", "romosozumab", "calcium", "magnesium"}
+    runnable = [e for e in entries if e["drug"] != "magnesium" or "gut_magnesium" in COMPARTMENTS]
+    sc = scenario_from_dict(scenario(*runnable, years=3))
+    assert len(sc.treatments) == len(runnable) and sc.warnings == ()
