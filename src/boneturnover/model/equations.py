@@ -318,7 +318,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     kls_oc = p.oc_apoptosis_base * pic_oc * lsurv_oc
 
     # --- RANKL / OPG -----------------------------------------------------------------
-    osteo_eff = (ob / p.ob0) ** p.rankl_ob_gamma
+    # osteoblast-lineage RANKL: remodelling and modelling-based osteoblasts
+    osteo_eff = ((ob + y[S.osteoblasts_modeling]) / p.ob0) ** p.rankl_ob_gamma
     lpth_eff = p.rankl_pth_emax * pth_c / (p.pth50_l * osteo_eff + pth_c)
     kin_l = p.kin_l_base * osteo_eff * lpth_eff
     rob_rel = rob / p.rob0
@@ -412,13 +413,21 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     bp = max(y[S.bisphosphonate_bone_nmol], 0.0)
     kls_oc = kls_oc * (1.0 + p.bp_emax * bp / (bp + p.bp_ec50_nmol))
 
-    # --- romosozumab: sclerostin inhibition -> Wnt: formation up (adapting), RANKL down -------
+    # --- osteocyte sclerostin / Wnt: romosozumab binds sclerostin; PTH peaks suppress its
+    # expression. The formation response adapts to a sustained signal, so continuous
+    # exposure loses it while intermittent peaks (daily teriparatide) keep part of it.
     romo_cp = max(y[S.romosozumab_central_ng], 0.0) / p.romo_v_ml  # ng/mL
-    wnt = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
+    romo_occ = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
+    wnt = romo_occ
     wnt_adapt = y[S.wnt_adaptation]
-    romo_form = 1.0 + p.romo_formation_emax * _smooth_pos(wnt - wnt_adapt, 0.01)
-    romo_form -= p.romo_formation_emax * _smooth_pos(0.0, 0.01)
-    kin_l = kin_l * (1.0 - p.romo_rankl_imax * wnt)
+    wnt_drive = _smooth_pos(wnt - wnt_adapt, 0.01) - _smooth_pos(0.0, 0.01)
+    # PTH above its recent (adapted) level, as at teriparatide peaks, is anabolic;
+    # a sustained rise (secondary hyperparathyroidism) adapts within about a day.
+    pth_excess = max(_smooth_pos(pth_c - y[S.pth_adapted_pmol_l], 0.01)
+                     - _smooth_pos(0.0, 0.01), 0.0)
+    pth_drive = _hill(pth_excess, p.pth_anabolic_ec50, p.pth_anabolic_gamma)
+    obm = y[S.osteoblasts_modeling]
+    kin_l = kin_l * (1.0 - p.romo_rankl_imax * romo_occ)
 
     # ===== derivatives =====
     dy[S.pth_pmol] = t63 * fctd - p.k_pth_out * pth + teri_in
@@ -437,7 +446,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.ca_absorption_state] = t36 * (1.0 - r_abs) - t37 * r_abs
     dy[S.hydroxyapatite] = p.k_hap_in * ob - p.k_ls_hap * y[S.hydroxyapatite]
     dy[S.estrogen] = estrogen_input(t, p) - p.k_est_out * est
-    ob_in = kpt * rob * age_f * romo_form
+    ob_in = kpt * rob * age_f
     dy[S.osteoblasts_fast] = ob_in * p.frac_ob_fast * frackb2 - kbfast * ob_fast
     dy[S.osteoblasts_slow] = ob_in * (1.0 - p.frac_ob_fast) * p.frac_kb_slow - kbslow * ob_slow
     dy[S.osteoclasts] = kin_oc - kls_oc * oc
@@ -448,15 +457,19 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.tgfb_active] = kout_tgf_eqn * est_b**p.tgfb_act_est_gamma - p.kout_tgf_act * tgfb_act
     ob_rel = ob / p.ob0
     oc_rel = oc / p.oc0
+    obm_rel = obm / p.ob0
+    # spine: remodelling balance (formation by active osteoblasts vs resorption of the
+    # bone present) plus modelling-based formation on quiescent surfaces (ours)
     dy[S.bmd_spine_rel] = p.k_bmd_spine * (
-        ob_rel**p.bmd_ob_gamma - oc_rel**p.bmd_spine_oc_gamma * y[S.bmd_spine_rel]
-    )
+        ob_rel**p.bmd_spine_ob_gamma * est_b**p.bmd_spine_est_gamma
+        - oc_rel**p.bmd_spine_oc_gamma * y[S.bmd_spine_rel]
+    ) + p.k_bmd_modeling * obm_rel
     dy[S.bmd_spine_denfit_rel] = p.k_bmd_spine_den * (
         ob_rel**p.bmd_ob_gamma - oc_rel**p.bmd_spine_den_oc_gamma * y[S.bmd_spine_denfit_rel]
     )
     dy[S.bmd_hip_rel] = p.k_bmd_hip * (
         ob_rel**p.bmd_ob_gamma - oc_rel**p.bmd_hip_oc_gamma * y[S.bmd_hip_rel]
-    )
+    ) + p.k_bmd_modeling * p.bmd_modeling_hip_frac * obm_rel
     dy[S.rankl] = (
         kin_l - p.k_rankl_out * rankl - p.k_opg_on * opg * rankl + p.k_opg_off * n
         - p.k_rank_on * rnk * rankl + p.k_rank_off * m - p.k_den_rankl * den_pm * rankl
@@ -489,4 +502,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.romosozumab_sc_ng] = -p.romo_ka * y[S.romosozumab_sc_ng]
     dy[S.romosozumab_central_ng] = p.romo_ka * y[S.romosozumab_sc_ng] - (
         p.romo_cl_ml_h / p.romo_v_ml) * y[S.romosozumab_central_ng]
-    dy[S.wnt_adaptation] = p.romo_k_adapt * (wnt - wnt_adapt)
+    dy[S.wnt_adaptation] = p.wnt_k_adapt * (wnt - wnt_adapt)
+    dy[S.pth_adapted_pmol_l] = p.k_pth_adapt * (pth_c - y[S.pth_adapted_pmol_l])
+    dy[S.osteoblasts_modeling] = p.k_obm_out * (
+        p.ob0 * (p.wnt_formation_emax * wnt_drive + p.pth_anabolic_emax * pth_drive) - obm)

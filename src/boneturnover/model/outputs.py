@@ -101,7 +101,9 @@ def compute_outputs(
     cal = calibration()
     v_ecf_l = float(record["v_ecf_l"])
     oc = y[..., S.osteoclasts] / y_base[S.osteoclasts]
-    ob_now = y[..., S.osteoblasts_fast] + y[..., S.osteoblasts_slow]
+    # formation markers count remodelling and modelling-based osteoblasts
+    ob_now = (y[..., S.osteoblasts_fast] + y[..., S.osteoblasts_slow]
+              + y[..., S.osteoblasts_modeling])
     ob = ob_now / (y_base[S.osteoblasts_fast] + y_base[S.osteoblasts_slow])
     rel = {"osteoclasts": oc, "osteoblasts": ob}
     out: dict[str, np.ndarray] = {}
