@@ -158,3 +158,9 @@ def format_table(results: list[CheckResult]) -> str:
     n_fail = sum(not r.passed for r in results)
     lines.append(f"\n{len(results) - n_fail} passed, {n_fail} failed")
     return "\n".join(lines)
+
+
+# The drug library's checks (seed facts and trial endpoints) join the core's.
+from .validate_drugs import drug_checks  # noqa: E402
+
+CHECKS = CHECKS + drug_checks(Check)
