@@ -13,7 +13,7 @@ def results():
 
 @pytest.mark.parametrize("check_id", [
     "steady_state", "remodelling_doubles", "ctx_rises", "ctx_stays_high", "p1np_rises",
-    "p1np_levels", "p1np_above_pre", "spine_loss_fastest_early", "hip_slower",
+    "p1np_levels", "p1np_above_pre", "spine_loss_transition", "hip_slower",
     "formation_declines_with_age", "baseline_ctx_ng_l", "baseline_p1np_ug_l",
 ])
 def test_menopause_checks_pass(results, check_id):
@@ -32,3 +32,28 @@ def test_validate_prints_every_check(capsys):
     for c in CHECKS:
         assert c.id in out
     assert ("FAIL" in out) == (status == 1)
+
+
+# Drug checks that pass today (regression guard). The misses reported by
+# `boneturnover validate` (FRAME spine BMD, B21 resorption timing, risedronate vs LSC,
+# B26 "further", B27 pause, B31 day-3 and 10-year CTX-I, SWAN early/late ratio) are
+# listed in the closing note and docs/DRUGS_MODEL.md, not asserted away.
+@pytest.mark.parametrize("check_id", [
+    "freedom_ctx_1mo", "freedom_ls_bmd_36mo", "horizon_ls_bmd_36mo", "more_ls_bmd_36mo",
+    "fpt_ls_bmd_21mo", "den_stop_ctx_above_baseline", "den_stop_p1np_above_baseline",
+    "den_stop_ctx_rising_3mo", "den_stop_bmd_near_baseline", "b21_formation_nadir",
+    "b23_alendronate_ctx_beyond_lsc", "b23_order", "b26_zol_faster", "b32_den_vs_zol_ctx",
+    "b32_den_vs_zol_bmd", "b35_ral_smaller", "b35_ral_slower", "b36_teri_p1np_early",
+    "b36_teri_ctx_later", "b36_teri_p1np_10ug", "b36_teri_plus_den", "b36_after_bp",
+    "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
+])
+def test_drug_checks_pass(results, check_id):
+    r = results[check_id]
+    assert r.passed, f"{check_id}: {r.value} not in [{r.check.low}, {r.check.high}]"
+
+
+def test_validate_writes_one_plot_per_drug(tmp_path):
+    assert main(["validate", "--plots", str(tmp_path)]) in (0, 1)
+    names = {p.stem for p in tmp_path.glob("*.png")}
+    assert {"alendronate", "zoledronate", "denosumab", "raloxifene", "teriparatide",
+            "romosozumab"} <= names

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("parameters", help="list every model parameter with value, unit, source")
     p.set_defaults(func=_parameters)
     p = sub.add_parser("validate", help="run the validation checks and print the report")
+    p.add_argument("--plots", default=None, metavar="DIR",
+                   help="also write one plot per drug (markers and spine BMD vs time, "
+                        "published points overlaid) into DIR")
     p.set_defaults(func=_validate)
 
 
@@ -95,5 +98,18 @@ def _validate(args: argparse.Namespace) -> int:
 
     results = run_validation()
     print(format_table(results))
+    if args.plots:
+        from ..plots import plot_drug_validation
+        from ..validate_drugs import PUBLISHED, drug_run, untreated_run
+
+        folder = Path(args.plots)
+        if folder.exists() and not folder.is_dir():
+            raise InputError(f"--plots {str(folder)!r} is a file; expected a directory")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("alendronate", "risedronate", "ibandronate", "zoledronate", "denosumab",
+                     "denosumab_stop", "raloxifene", "teriparatide", "romosozumab"):
+            path = plot_drug_validation(name, drug_run(name), untreated_run(),
+                                        PUBLISHED.get(name, []), folder / f"{name}.png")
+            print(f"plot written to {path}")
     sys.stdout.flush()
     return 0 if all(r.passed for r in results) else 1
