@@ -17,6 +17,7 @@ import pandas as pd
 
 from .dosing import realize
 from .errors import InputError, SolverError
+from .magnesium import supplement_rates_mmol_h
 from .model.equations import HOURS_PER_YEAR, S
 from .model.outputs import OUTPUTS, calibration, compute_outputs
 from .model.system import BoneModel, EventTable, get_model
@@ -151,7 +152,9 @@ def simulate(
     frames = []
     names = [o.name for o in OUTPUTS]
     for i in range(n):
-        out = compute_outputs(y[i], y0s[i], rec[i], spine0, hip0)
+        out = compute_outputs(y[i], y0s[i], rec[i], spine0, hip0,
+                              supplement_mmol_h=supplement_rates_mmol_h(scenario.doses, t_scen,
+                                                                        end_h))
         cols = {"time_d": t_scen / 24.0, "age_y": pat.age_y + t_scen / HOURS_PER_YEAR}
         cols.update(out)
         df = pd.DataFrame({k: cols[k] for k in names})
