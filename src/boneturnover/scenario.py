@@ -10,6 +10,9 @@ Example::
     [parameters]        # optional: override any model parameter by name
     k_ob_removal = 0.0006
 
+    [magnesium]         # optional: dietary magnesium from time 0 (history: adequate intake)
+    intake_mg_day = 150
+
     [[dose]]            # optional: dosing events (the drug library builds these too)
     compartment = "denosumab_sc"
     amount = "60 mg"
@@ -92,7 +95,9 @@ class Scenario:
     warnings: tuple[str, ...] = ()
 
 
-_TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose", "treatment"}
+_TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose", "treatment",
+             "magnesium"}
+_MAGNESIUM_KEYS = {"intake_mg_day"}
 _PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
                  "premenopausal_bmd_hip_g_cm2"}
 _DOSE_KEYS = {"compartment", "amount", "time", "every", "until", "count", "duration"}
@@ -165,6 +170,16 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
                 value):
             raise ScenarioError(f"[parameters].{key} = {value!r} is not a finite number")
         params[key] = float(value)
+    # --- magnesium: [magnesium] intake_mg_day -> parameter mg_intake_mg_day ---
+    if "magnesium" in data:
+        from .magnesium import check_intake_mg_day
+
+        mg = data["magnesium"]
+        if not isinstance(mg, dict):
+            raise ScenarioError("[magnesium] must be a table, e.g. intake_mg_day = 150")
+        _unknown(set(mg), _MAGNESIUM_KEYS, "[magnesium]")
+        if "intake_mg_day" in mg:
+            params["mg_intake_mg_day"] = check_intake_mg_day(mg["intake_mg_day"])
     doses = []
     raw_doses = data.get("dose", [])
     if not isinstance(raw_doses, list):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .dosing import realize
 from .errors import InputError, SolverError
+from .magnesium import supplement_rates_mmol_h
 from .model.equations import HOURS_PER_YEAR, S
 from .model.outputs import OUTPUTS, calibration, compute_outputs
 from .model.system import BoneModel, EventTable, get_model
@@ -121,8 +122,19 @@ def simulate(
         sub = np.nonzero(ok_mask)[0]
         ev = EventTable.from_rows([rows[i] for i in sub])
         max_steps = 200_000 + 400 * (sum(len(r) for r in rows) // n)
-        ys, st, _stats = model.solve(rec[sub], y0s[sub], t_model, events=ev,
+        y_start, t_start, t_run = y0s[sub], None, t_model
+        # --- magnesium: the history before scenario time 0 runs at the adequate
+        # (reference) intake; the scenario's intake applies from time 0 ---
+        if hist_h > 0 and np.any(rec["mg_intake_mg_day"] != rec["mg_intake_ref_mg_day"]):
+            rec_hist = rec[sub].copy()
+            rec_hist["mg_intake_mg_day"] = rec_hist["mg_intake_ref_mg_day"]
+            yh, st_h, _ = model.solve(rec_hist, y0s[sub], np.array([hist_h]))
+            y_start, t_start, t_run = yh[:, -1, :], np.full(len(sub), hist_h), t_model[1:]
+        ys, st, _stats = model.solve(rec[sub], y_start, t_run, events=ev, t_start_h=t_start,
                                      max_steps=max_steps)
+        if t_start is not None:
+            ys = np.concatenate([y_start[:, None, :], ys], axis=1)
+            st = np.where(st_h != 0, st_h, st)
         y[sub] = ys
         status[sub] = st
     if hist_h > 0:
@@ -140,7 +152,9 @@ def simulate(
     frames = []
     names = [o.name for o in OUTPUTS]
     for i in range(n):
-        out = compute_outputs(y[i], y0s[i], rec[i], spine0, hip0)
+        out = compute_outputs(y[i], y0s[i], rec[i], spine0, hip0,
+                              supplement_mmol_h=supplement_rates_mmol_h(scenario.doses, t_scen,
+                                                                        end_h))
         cols = {"time_d": t_scen / 24.0, "age_y": pat.age_y + t_scen / HOURS_PER_YEAR}
         cols.update(out)
         df = pd.DataFrame({k: cols[k] for k in names})

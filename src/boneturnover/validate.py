@@ -141,9 +141,15 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
+def _all_checks() -> tuple[Check, ...]:
+    from .validate_magnesium import MAGNESIUM_CHECKS  # magnesium (issue 4)
+
+    return CHECKS + MAGNESIUM_CHECKS
+
+
 def run_validation() -> list[CheckResult]:
     """Evaluate every check."""
-    return [CheckResult(c, c.compute()) for c in CHECKS]
+    return [CheckResult(c, c.compute()) for c in _all_checks()]
 
 
 def format_table(results: list[CheckResult]) -> str:

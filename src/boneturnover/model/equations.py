@@ -65,6 +65,9 @@ DERIVED: tuple[str, ...] = (
     "creb_kin0", "phos_eff_max", "mtm_est", "t17", "e0_pic_ob_kb", "emax_pic_ob_kb",
     "ec50_pic_ob_kb", "e0_runx2_kb", "run_kb_max", "run_kb50", "t29", "ctriol50", "t60",
     "age_ref_y", "age_onset_y",
+    # --- magnesium ---
+    "mg_c0", "mg_i_ref", "mg_kp", "mg_vmax", "mg_km", "mg_k_endo", "mg_c_thr", "mg_k_bone",
+    "mg_k_soft", "mg_bone0", "mg_soft0",
 )
 
 
@@ -201,6 +204,67 @@ def derive(p, y0):  # noqa: C901 - one line per derived quantity
     )
     p.age_ref_y = p.menopause_age_y - p.est_ref_age_offset_y
     p.age_onset_y = p.menopause_age_y - p.meno_duration_y
+    # --- magnesium: constants that make the reference state (adequate intake) steady ---
+    _derive_magnesium(p, y0)
+
+
+# --- magnesium -------------------------------------------------------------------------
+@nb.njit(cache=True)
+def _mg_gut_absorption(intake, vmax, km, kp, kf):
+    """Steady gut magnesium (mmol) and absorption (mmol/h) at a constant intake (mmol/h)."""
+    a = kp + kf
+    b = vmax + a * km - intake
+    g = (-b + math.sqrt(b * b + 4.0 * a * intake * km)) / (2.0 * a)
+    return g, (vmax / (km + g) + kp) * g
+
+
+@nb.njit(cache=True)
+def _derive_magnesium(p, y0):
+    """Derived magnesium constants (docs/MAGNESIUM.md).
+
+    Absorption: saturable (vmax, km) plus passive (kp) against faecal transit (kf), from
+    the fractional absorption at low, reference and very high intake (Fine 1991). The
+    endogenous loss rate makes balance zero at ``mg_balance_zero_intake_mg_day`` with
+    normal plasma Mg and maximal renal conservation (Hunt & Johnson 2006); the renal
+    threshold makes the reference state (reference intake) an exact steady state.
+    """
+    mg_per_mmol_day = p.mg_molar_mass * 24.0  # mg/d per mmol/h
+    p.mg_c0 = y0[S.plasma_mg_mmol] / p.v_ecf_l
+    p.mg_bone0 = y0[S.bone_mg_mmol]
+    p.mg_soft0 = y0[S.soft_mg_mmol]
+    p.mg_i_ref = p.mg_intake_ref_mg_day / mg_per_mmol_day
+    kf = p.mg_gut_transit
+    p.mg_kp = kf * p.mg_abs_frac_passive / (1.0 - p.mg_abs_frac_passive)
+    a_low = kf * p.mg_abs_frac_low / (1.0 - p.mg_abs_frac_low) - p.mg_kp  # vmax / km
+    r_ref = kf * p.mg_abs_frac_ref / (1.0 - p.mg_abs_frac_ref) - p.mg_kp  # vmax/(km+G)
+    g_ref = p.mg_i_ref / (r_ref + p.mg_kp + kf)
+    p.mg_km = r_ref * g_ref / (a_low - r_ref)
+    p.mg_vmax = a_low * p.mg_km
+    i_zero = p.mg_balance_zero_intake_mg_day / mg_per_mmol_day
+    _g, abs_zero = _mg_gut_absorption(i_zero, p.mg_vmax, p.mg_km, p.mg_kp, kf)
+    gfr0 = y0[S.gfr_l_h]
+    floor0 = gfr0 * p.mg_ultrafiltrable_frac * p.mg_fe_min * p.mg_c0
+    p.mg_k_endo = (abs_zero - floor0) / y0[S.plasma_mg_mmol]
+    urine0 = p.mg_abs_frac_ref * p.mg_i_ref - p.mg_k_endo * y0[S.plasma_mg_mmol]
+    a_u = urine0 / (gfr0 * p.mg_ultrafiltrable_frac) - p.mg_fe_min * p.mg_c0
+    w = p.mg_smooth_width_renal
+    p.mg_c_thr = p.mg_c0 - (a_u - w * w / (4.0 * a_u))  # inverse of the smooth max
+    p.mg_k_bone = math.log(2.0) / (24.0 * p.mg_bone_half_life_d)
+    p.mg_k_soft = math.log(2.0) / (24.0 * p.mg_soft_half_life_d)
+
+
+@nb.njit(cache=True, inline="always")
+def _mg_effect(x, s_dep, e_dep, s_rep, e_rep, w):
+    """Fractional change of a magnesium coupling at relative plasma Mg ``1 + x``.
+
+    Depletion side (x < 0): ``e_dep * tanh(s_dep * x / e_dep)``; repletion side (x > 0)
+    likewise with ``s_rep, e_rep``; blended smoothly over ``w``. Exactly 0 at x = 0.
+    Signed slopes: a negative slope raises the multiplier when magnesium falls.
+    """
+    y_dep = e_dep * math.tanh(s_dep * x / e_dep) if e_dep > 0.0 else 0.0
+    y_rep = e_rep * math.tanh(s_rep * x / e_rep) if e_rep > 0.0 else 0.0
+    sig = 0.5 * (1.0 + math.tanh(x / w))
+    return sig * y_rep + (1.0 - sig) * y_dep
 
 
 @nb.njit(cache=True, inline="always")
@@ -275,6 +339,37 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     gut_ca = y[S.gut_ca_mmol]
     r_abs = y[S.ca_absorption_state]
     pic0 = p.tgfb_pic_0
+
+    # --- magnesium: plasma Mg relative to reference -> coupling multipliers (1 at ref) --
+    mg_p = y[S.plasma_mg_mmol]
+    mg_c = mg_p / v1
+    mg_rel = max(mg_c / p.mg_c0, 1e-9)
+    mg_x = mg_rel - 1.0
+    wb = p.mg_blend_width
+    g = p.mg_pth_impair_gamma
+    mg_m50g = p.mg_pth_impair_m50**g
+    mg_pth_secr = (1.0 + _mg_effect(mg_x, -p.mg_pth_stim_dep_slope, p.mg_pth_stim_dep_max,
+                                    -p.mg_pth_stim_rep_slope, p.mg_pth_stim_rep_max, wb)) * (
+        (1.0 + mg_m50g) * mg_rel**g / (mg_rel**g + mg_m50g))
+    mg_aoh = 1.0 + _mg_effect(mg_x, p.mg_aoh_dep_slope, p.mg_aoh_dep_max, 0.0, 0.0, wb)
+    mg_pth_sens = 1.0 + _mg_effect(mg_x, p.mg_pth_sens_dep_slope, p.mg_pth_sens_dep_max,
+                                   0.0, 0.0, wb)
+    mg_vd_sens = 1.0 + _mg_effect(mg_x, p.mg_vd_sens_dep_slope, p.mg_vd_sens_dep_max,
+                                  0.0, 0.0, wb)
+    mg_oc = 1.0 + _mg_effect(mg_x, -p.mg_oc_dep_slope, p.mg_oc_dep_max, -p.mg_oc_rep_slope,
+                             p.mg_oc_rep_max, wb)
+    mg_ob = 1.0 + _mg_effect(mg_x, p.mg_ob_dep_slope, p.mg_ob_dep_max, -p.mg_ob_rep_slope,
+                             p.mg_ob_rep_max, wb)
+    pth_c = pth_c * mg_pth_sens  # end-organ PTH resistance: bone and kidney see less PTH
+    # magnesium fluxes (mmol/h)
+    mg_gut = y[S.gut_mg_mmol]
+    mg_in = p.mg_intake_mg_day / (24.0 * p.mg_molar_mass)
+    mg_abs = (p.mg_vmax / (p.mg_km + max(mg_gut, 0.0)) + p.mg_kp) * mg_gut
+    mg_fec = p.mg_gut_transit * mg_gut + p.mg_k_endo * mg_p
+    mg_urine = gfr * p.mg_ultrafiltrable_frac * (
+        p.mg_fe_min * mg_c + _smooth_pos(mg_c - p.mg_c_thr, p.mg_smooth_width_renal))
+    mg_to_bone = p.mg_k_bone * (p.mg_bone0 * mg_rel - y[S.bone_mg_mmol])
+    mg_to_soft = p.mg_k_soft * (p.mg_soft0 * mg_rel**p.mg_soft_gamma - y[S.soft_mg_mmol])
 
     # --- oestrogen effect in bone; raloxifene is a partial agonist there (not in kidney) --
     ral = max(y[S.raloxifene_body_ug], 0.0)
@@ -401,6 +496,16 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     )
     teri_in = y[S.teriparatide_sc_pmol] * p.teri_cl / p.teri_vc
 
+    # --- magnesium: couplings applied (PTH secretion, 1-alpha-hydroxylase, bone cells) --
+    t63 = t63 * mg_pth_secr
+    se = se * mg_aoh
+    kin_oc = kin_oc * mg_oc
+    rob_in = rob_in * mg_ob
+    # end-organ vitamin D resistance: the gut absorption capacity sees less calcitriol
+    hc = _hill(ctriol_c * mg_vd_sens, p.ca_abs_calcitriol_50, p.ca_abs_calcitriol_gamma)
+    t36 = p.ca_abs_on_min + (p.ca_abs_on_max - p.ca_abs_on_min) * hc
+    t37 = p.ca_abs_on_max - (p.ca_abs_on_max - p.ca_abs_on_min) * hc
+
     # --- denosumab PK and RANKL binding ------------------------------------------------------
     den_cp = y[S.denosumab_central_ng] / p.den_vc  # ng/mL
     den_pm = max(den_cp, 0.0) * 1.0e6 / p.den_mw  # pmol/L
@@ -506,3 +611,11 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.pth_adapted_pmol_l] = p.k_pth_adapt * (pth_c - y[S.pth_adapted_pmol_l])
     dy[S.osteoblasts_modeling] = p.k_obm_out * (
         p.ob0 * (p.wnt_formation_emax * wnt_drive + p.pth_anabolic_emax * pth_drive) - obm)
+    # --- magnesium ---
+    dy[S.gut_mg_mmol] = mg_in - mg_abs - p.mg_gut_transit * mg_gut
+    dy[S.plasma_mg_mmol] = mg_abs - mg_urine - p.mg_k_endo * mg_p - mg_to_bone - mg_to_soft
+    dy[S.bone_mg_mmol] = mg_to_bone
+    dy[S.soft_mg_mmol] = mg_to_soft
+    dy[S.mg_intake_cum_mmol] = mg_in
+    dy[S.mg_urine_cum_mmol] = mg_urine
+    dy[S.mg_faecal_cum_mmol] = mg_fec

@@ -39,6 +39,14 @@ def calibration() -> dict[str, Any]:
         return tomllib.load(fh)
 
 
+def _mg_reference_text() -> str:
+    """The serum magnesium interval and cut-off, from the clinical catalog (one place)."""
+    from ..clinical.catalog import MAGNESIUM_REFERENCE as ref
+
+    return (f"adult interval {ref.low_mmol_l:g}-{ref.high_mmol_l:g} mmol/L, deficiency "
+            f"cut-off {ref.deficiency_cutoff_mmol_l:g} mmol/L (clinical catalog, marker MG)")
+
+
 def _defs() -> tuple[OutputDef, ...]:
     cal = calibration()
     src = cal["sources"]
@@ -70,6 +78,14 @@ def _defs() -> tuple[OutputDef, ...]:
         OutputDef("denosumab_ng_ml", "ng/mL", "serum denosumab", "Peterson et al. 2004"),
         OutputDef("urine_ca_cum_mmol", "mmol", "cumulative urinary calcium since time 0",
                   "Peterson & Riggs 2010"),
+        # --- magnesium ---
+        OutputDef("magnesium_mmol_l", "mmol/L", "serum total magnesium (extracellular Mg / V1)",
+                  f"{src['MG_MODEL']}; reference: {_mg_reference_text()}"),
+        OutputDef("bone_magnesium_mmol", "mmol", "bone magnesium content (about 60% of body "
+                  "magnesium at adequate intake, seed:M2)", src["MG_MODEL"]),
+        OutputDef("ca_mg_intake_ratio", "1", "calcium/magnesium intake mass ratio, diet plus "
+                  "supplements (each regular dose spread over its interval; a single dose over "
+                  "one day); seed:M10", src["MG_RATIO"]),
     ]
     return tuple(out)
 
@@ -83,6 +99,7 @@ def compute_outputs(
     record: np.void,
     bmd_base_spine_g_cm2: float,
     bmd_base_hip_g_cm2: float,
+    supplement_mmol_h: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Clinical outputs for states ``y`` (..., n_states).
 
@@ -97,6 +114,10 @@ def compute_outputs(
         The subject's parameter record (volumes convert amounts to concentrations).
     bmd_base_spine_g_cm2, bmd_base_hip_g_cm2
         Premenopausal BMD (g/cm2) that relative BMD 1.0 stands for.
+    supplement_mmol_h
+        Optional supplement intake rates (mmol/h) per dose target, ``"gut_calcium"`` and
+        ``"gut_magnesium"``, aligned with the leading axis of ``y`` (see
+        :func:`boneturnover.magnesium.supplement_rates_mmol_h`); missing: diet only.
     """
     cal = calibration()
     v_ecf_l = float(record["v_ecf_l"])
@@ -131,6 +152,17 @@ def compute_outputs(
         record["den_vc"]
     )
     out["urine_ca_cum_mmol"] = y[..., S.urine_ca_cum_mmol]
+    # --- magnesium ---
+    out["magnesium_mmol_l"] = y[..., S.plasma_mg_mmol] / v_ecf_l
+    out["bone_magnesium_mmol"] = y[..., S.bone_mg_mmol]
+    supp = supplement_mmol_h or {}
+    ca_mmol_h = float(record["oral_calcium"]) + supp.get("gut_calcium", 0.0)
+    mg_mmol_h = float(record["mg_intake_mg_day"]) / (24.0 * float(record["mg_molar_mass"])) + (
+        supp.get("gut_magnesium", 0.0))
+    ca_mg = ca_mmol_h * cal["minerals"]["calcium_molar_mass_g_mol"]
+    mg_mg = mg_mmol_h * float(record["mg_molar_mass"])
+    ratio = np.where(mg_mg > 0, ca_mg / np.where(mg_mg > 0, mg_mg, 1.0), np.inf)
+    out["ca_mg_intake_ratio"] = np.broadcast_to(ratio, y.shape[:-1]).astype(float)
     return out
 
 

@@ -199,9 +199,16 @@ class BoneModel:
             derive(records[i], self.y_ref)
             y0s[i, S.urine_ca_cum_mmol] = 0.0
             y0s[i, S.ca_absorbed_cum_mmol] = 0.0
+            for k in (S.mg_intake_cum_mmol, S.mg_urine_cum_mmol, S.mg_faecal_cum_mmol):
+                y0s[i, k] = 0.0
             saved = records[i]["menopause_age_y"]
             records[i]["menopause_age_y"] = math.nan  # oestrogen = 1 for the steady state
+            # --- magnesium: the steady state is taken at the adequate (reference) intake;
+            # the subject's own intake applies from the start of the simulated history
+            saved_mg = records[i]["mg_intake_mg_day"]
+            records[i]["mg_intake_mg_day"] = records[i]["mg_intake_ref_mg_day"]
             ok = _steady_state(records[i], y0s[i], self.free, 1e-13, 50)
+            records[i]["mg_intake_mg_day"] = saved_mg
             records[i]["menopause_age_y"] = saved
             derive(records[i], self.y_ref)
             if not ok:
