@@ -8,10 +8,7 @@ calcium/magnesium intake ratio output, seed:M10).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -27,26 +24,21 @@ __all__ = ["INTAKE_LIMITS_MG_DAY", "magnesium_salts", "elemental_magnesium_mg",
 INTAKE_LIMITS_MG_DAY = (0.0, 5000.0)
 
 
-@cache
-def _library() -> dict[str, Any]:
-    res = resources.files("boneturnover.model.library").joinpath("magnesium.toml")
-    with res.open("rb") as fh:
-        return tomllib.load(fh)
-
-
-@cache
 def magnesium_salts() -> dict[str, float]:
-    """Elemental magnesium fraction (by mass) of each known salt, from formula and molar mass.
+    """Elemental magnesium fraction (by mass) of each known salt.
+
+    The salts are declared once, in the drug catalogue (``drugs/catalog.toml``, the
+    magnesium supplement's ``salts``: formula, molar mass, source), which the
+    ``[[treatment]]`` layer also uses.
 
     Returns
     -------
     dict
-        Salt name -> fraction (dimensionless): ``n_mg * 24.305 / molar_mass``.
+        Salt name -> fraction (dimensionless).
     """
-    lib = _library()
-    mm = lib["parameters"]["mg_molar_mass"]["value"]
-    return {name: s["n_mg"] * mm / s["molar_mass_g_mol"]
-            for name, s in lib["magnesium_salts"].items()}
+    from .drugs.catalog import load_catalog
+
+    return {name: salt.fraction for name, salt in load_catalog().drugs["magnesium"].salts.items()}
 
 
 def elemental_magnesium_mg(amount_mg: float, salt: str | None = None) -> float:

@@ -52,7 +52,8 @@ def test_salt_fractions_follow_stoichiometry():
     mg = cat.drugs["magnesium"].salts
     assert {k: mg[k].fraction for k in mg} == {
         "oxide": 0.603, "hydroxide": 0.417, "citrate": 0.162, "chloride_hexahydrate": 0.120,
-        "lactate": 0.120, "glycinate": 0.141, "aspartate": 0.100}
+        "lactate": 0.120, "glycinate": 0.141, "aspartate": 0.100,
+        "sulfate_heptahydrate": 0.0986}
     assert cat.drugs["calcium"].salts["carbonate"].fraction == 0.4
     assert cat.drugs["calcium"].salts["citrate"].fraction == pytest.approx(0.21, abs=0.002)
 
