@@ -274,6 +274,12 @@ def _smooth_pos(x, w):
 
 
 @nb.njit(cache=True, inline="always")
+def _smooth_excess(x, w):
+    """Smooth max(0, x) over width w, shifted to be exactly 0 at x = 0 (steady state)."""
+    return _smooth_pos(x, w) - 0.5 * w
+
+
+@nb.njit(cache=True, inline="always")
 def _hill(x, ec50, gam):
     xg = x**gam
     return xg / (xg + ec50**gam)
@@ -525,11 +531,11 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     romo_occ = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
     wnt = romo_occ
     wnt_adapt = y[S.wnt_adaptation]
-    wnt_drive = _smooth_pos(wnt - wnt_adapt, 0.01) - _smooth_pos(0.0, 0.01)
+    w = p.smooth_width_anabolic
+    wnt_drive = _smooth_excess(wnt - wnt_adapt, w)
     # PTH above its recent (adapted) level, as at teriparatide peaks, is anabolic;
     # a sustained rise (secondary hyperparathyroidism) adapts within about a day.
-    pth_excess = max(_smooth_pos(pth_c - y[S.pth_adapted_pmol_l], 0.01)
-                     - _smooth_pos(0.0, 0.01), 0.0)
+    pth_excess = max(_smooth_excess(pth_c - y[S.pth_adapted_pmol_l], w), 0.0)
     pth_drive = _hill(pth_excess, p.pth_anabolic_ec50, p.pth_anabolic_gamma)
     obm = y[S.osteoblasts_modeling]
     kin_l = kin_l * (1.0 - p.romo_rankl_imax * romo_occ)
