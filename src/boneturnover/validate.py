@@ -18,7 +18,7 @@ from .model.outputs import calibration
 from .scenario import Patient, Scenario
 from .simulate import simulate
 
-__all__ = ["Check", "CheckResult", "CHECKS", "run_validation", "menopause_run"]
+__all__ = ["Check", "CheckResult", "CHECKS", "all_checks", "run_validation", "menopause_run"]
 
 FMP = 51.0  #: final menstrual period of the representative woman (years)
 
@@ -141,15 +141,21 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-def _all_checks() -> tuple[Check, ...]:
-    from .validate_magnesium import MAGNESIUM_CHECKS  # magnesium (issue 4)
+def all_checks() -> tuple[Check, ...]:
+    """The core checks (:data:`CHECKS`), then the drug library's and the magnesium model's.
 
-    return CHECKS + MAGNESIUM_CHECKS
+    Those modules build on this one (``Check``, the menopause runs), so they are
+    imported here, when the checks are asked for.
+    """
+    from .validate_drugs import DRUG_CHECKS
+    from .validate_magnesium import MAGNESIUM_CHECKS
+
+    return CHECKS + DRUG_CHECKS + MAGNESIUM_CHECKS
 
 
 def run_validation() -> list[CheckResult]:
     """Evaluate every check."""
-    return [CheckResult(c, c.compute()) for c in _all_checks()]
+    return [CheckResult(c, c.compute()) for c in all_checks()]
 
 
 def format_table(results: list[CheckResult]) -> str:
@@ -164,9 +170,3 @@ def format_table(results: list[CheckResult]) -> str:
     n_fail = sum(not r.passed for r in results)
     lines.append(f"\n{len(results) - n_fail} passed, {n_fail} failed")
     return "\n".join(lines)
-
-
-# The drug library's checks (seed facts and trial endpoints) join the core's.
-from .validate_drugs import drug_checks  # noqa: E402
-
-CHECKS = CHECKS + drug_checks(Check)

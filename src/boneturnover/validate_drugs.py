@@ -26,8 +26,9 @@ import pandas as pd
 from .clinical.catalog import CATALOG
 from .scenario import scenario_from_dict
 from .simulate import simulate
+from .validate import Check
 
-__all__ = ["drug_checks", "REGIMENS", "PUBLISHED", "drug_run", "untreated_run", "pct_change"]
+__all__ = ["DRUG_CHECKS", "REGIMENS", "PUBLISHED", "drug_run", "untreated_run", "pct_change"]
 
 #: The trial woman.
 PATIENT = {"age": 70, "menopause_age": 51}
@@ -137,9 +138,8 @@ _CTX_LSC = CATALOG["CTX_I"].lsc_pct
 _P1NP_LSC = CATALOG["P1NP_TOTAL"].lsc_pct
 
 
-def drug_checks(check: Callable[..., Any]) -> tuple[Any, ...]:
-    """The drug checks, built with ``check`` (the :class:`~boneturnover.validate.Check` type)."""
-    _check = check
+def _build() -> tuple[Check, ...]:
+    _check = Check
     trial = [
         ("freedom_ctx_1mo", "denosumab 60 mg q6m: CTX-I at 1 month (placebo-adjusted)",
          "Cummings SR et al. (FREEDOM) N Engl J Med 2009;361:756-765", -86.0, "denosumab",
@@ -280,3 +280,7 @@ def drug_checks(check: Callable[..., Any]) -> tuple[Any, ...]:
                lambda: float(_series("romosozumab", "ctx_ng_l", 365)[30:].max())),
     ]
     return tuple(checks)
+
+
+#: The drug checks, in report order.
+DRUG_CHECKS: tuple[Check, ...] = _build()
