@@ -93,6 +93,22 @@ def _defs() -> tuple[OutputDef, ...]:
 OUTPUTS: tuple[OutputDef, ...] = _defs()
 
 
+def _resorption_activity(y: np.ndarray, record: np.void) -> np.ndarray:
+    """Osteoclastic bone resorption (relative units), as in the model's bone calcium release.
+
+    Peterson & Riggs (2010): the osteoclast-dependent part of bone resorption is a Hill
+    function of osteoclast number times RANK-RANKL signalling per osteoclast
+    (``(M/OC / M0/OC0) ** MOCratioGam``). Collagen degradation products (CTX-I) follow
+    this rate, so they fall within hours of RANKL blockade while osteoclast number
+    (TRAP5b) falls over days.
+    """
+    oc = np.maximum(y[..., S.osteoclasts], 1e-300)
+    g = float(record["j14_oc_gamma"])
+    hill = oc**g / (oc**g + float(record["j14oc50"]) ** g)
+    per_oc = np.maximum(y[..., S.rank_rankl], 0.0) / oc / float(record["moc_ratio0"])
+    return hill * per_oc ** float(record["rank_rankl_oc_gamma"])
+
+
 def compute_outputs(
     y: np.ndarray,
     y_base: np.ndarray,
@@ -126,7 +142,8 @@ def compute_outputs(
     ob_now = (y[..., S.osteoblasts_fast] + y[..., S.osteoblasts_slow]
               + y[..., S.osteoblasts_modeling])
     ob = ob_now / (y_base[S.osteoblasts_fast] + y_base[S.osteoblasts_slow])
-    rel = {"osteoclasts": oc, "osteoblasts": ob}
+    rel = {"osteoclasts": oc, "osteoblasts": ob,
+           "resorption": _resorption_activity(y, record) / _resorption_activity(y_base, record)}
     out: dict[str, np.ndarray] = {}
     for name, m in cal["markers"].items():
         out[name] = m["centre"] * rel[m["state_basis"]]
