@@ -12,7 +12,9 @@ published implementation, all deliberate and documented in ``docs/MODEL.md``:
   Julian years (365.25 d), not 8736 h;
 * formation capacity declines slowly with age after menopause (seed:B14);
 * the denosumab nonlinear clearance uses max(C, 0), so concentrations do not go
-  negative after the drug is gone.
+  negative after the drug is gone;
+* the latent (matrix) TGF-beta pool is bounded (``tgfb_matrix_gamma``; 0 restores the
+  published model).
 
 Parameters arrive as one NumPy structured record (see :func:`record_dtype`),
 whose fields are the spec's parameters, per-subject covariates and quantities
@@ -562,7 +564,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.osteoblasts_slow] = ob_in * (1.0 - p.frac_ob_fast) * p.frac_kb_slow - kbslow * ob_slow
     dy[S.osteoclasts] = kin_oc - kls_oc * oc
     dy[S.responding_osteoblasts] = rob_in * inv_est**p.rob_est_gamma - kpt * rob
-    dy[S.tgfb_latent] = p.kin_tgf * (ob / p.ob0) ** p.ob_tgfb_gamma * inv_est**p.tgfb_est_gamma - (
+    dy[S.tgfb_latent] = p.kin_tgf * (ob / p.ob0) ** p.ob_tgfb_gamma * inv_est**p.tgfb_est_gamma * (
+        p.tgfb0 / tgfb) ** p.tgfb_matrix_gamma - (
         kout_tgf_eqn * est_b**p.tgfb_act_est_gamma
     )
     dy[S.tgfb_active] = kout_tgf_eqn * est_b**p.tgfb_act_est_gamma - p.kout_tgf_act * tgfb_act
