@@ -410,6 +410,21 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     pic_ob = p.e0_pic_ob + p.ob_tgfb_emax * _hill(tgfb_act, p.ec50_pic_ob, p.ob_tgfb_gamma_diff)
     kpt = p.big_db / pic_ob
 
+    # --- modelling-based formation drives: sclerostin blockade (Wnt) and PTH peaks --------
+    # romosozumab binds sclerostin; PTH above its recent (adapted) level, as at teriparatide
+    # peaks, is anabolic, while a sustained rise (secondary hyperparathyroidism) adapts
+    # within about a day. Both formation responses adapt to a sustained signal.
+    romo_cp = max(y[S.romosozumab_central_ng], 0.0) / p.romo_v_ml  # ng/mL
+    romo_occ = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
+    wnt = romo_occ
+    wnt_adapt = y[S.wnt_adaptation]
+    w = p.smooth_width_anabolic
+    wnt_drive = p.wnt_formation_emax * _smooth_excess(wnt - wnt_adapt, w)
+    pth_excess = max(_smooth_excess(pth_c - y[S.pth_adapted_pmol_l], w), 0.0)
+    pth_drive = p.pth_anabolic_emax * _hill(pth_excess, p.pth_anabolic_ec50, p.pth_anabolic_gamma)
+    obm_rankl_share = (pth_drive + p.obm_rankl_floor) / (
+        wnt_drive + pth_drive + p.obm_rankl_floor)
+
     # --- osteoclasts -----------------------------------------------------------------
     meff_oc = p.oc_rankl_e0 + p.oc_rankl_emax * _hill(m, p.ec50_meff_oc, p.oc_rankl_gamma)
     kin_oc = p.oc_apoptosis_base * pic0 * meff_oc * p.oc0
@@ -421,8 +436,9 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     kls_oc = p.oc_apoptosis_base * pic_oc * lsurv_oc
 
     # --- RANKL / OPG -----------------------------------------------------------------
-    # osteoblast-lineage RANKL: remodelling and modelling-based osteoblasts
-    osteo_eff = ((ob + y[S.osteoblasts_modeling]) / p.ob0) ** p.rankl_ob_gamma
+    # osteoblast-lineage RANKL: remodelling osteoblasts and the PTH-driven share of the
+    # modelling-based ones (Wnt/beta-catenin-driven osteoblasts raise OPG, not RANKL)
+    osteo_eff = ((ob + y[S.osteoblasts_modeling] * obm_rankl_share) / p.ob0) ** p.rankl_ob_gamma
     lpth_eff = p.rankl_pth_emax * pth_c / (p.pth50_l * osteo_eff + pth_c)
     kin_l = p.kin_l_base * osteo_eff * lpth_eff
     rob_rel = rob / p.rob0
@@ -526,19 +542,6 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     bp = max(y[S.bisphosphonate_bone_nmol], 0.0)
     kls_oc = kls_oc * (1.0 + p.bp_emax * bp / (bp + p.bp_ec50_nmol))
 
-    # --- osteocyte sclerostin / Wnt: romosozumab binds sclerostin; PTH peaks suppress its
-    # expression. The formation response adapts to a sustained signal, so continuous
-    # exposure loses it while intermittent peaks (daily teriparatide) keep part of it.
-    romo_cp = max(y[S.romosozumab_central_ng], 0.0) / p.romo_v_ml  # ng/mL
-    romo_occ = romo_cp / (romo_cp + p.romo_ec50_ng_ml)
-    wnt = romo_occ
-    wnt_adapt = y[S.wnt_adaptation]
-    w = p.smooth_width_anabolic
-    wnt_drive = _smooth_excess(wnt - wnt_adapt, w)
-    # PTH above its recent (adapted) level, as at teriparatide peaks, is anabolic;
-    # a sustained rise (secondary hyperparathyroidism) adapts within about a day.
-    pth_excess = max(_smooth_excess(pth_c - y[S.pth_adapted_pmol_l], w), 0.0)
-    pth_drive = _hill(pth_excess, p.pth_anabolic_ec50, p.pth_anabolic_gamma)
     obm = y[S.osteoblasts_modeling]
     kin_l = kin_l * (1.0 - p.romo_rankl_imax * romo_occ)
 
@@ -619,7 +622,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.wnt_adaptation] = p.wnt_k_adapt * (wnt - wnt_adapt)
     dy[S.pth_adapted_pmol_l] = p.k_pth_adapt * (pth_c - y[S.pth_adapted_pmol_l])
     dy[S.osteoblasts_modeling] = p.k_obm_out * (
-        p.ob0 * (p.wnt_formation_emax * wnt_drive + p.pth_anabolic_emax * pth_drive) - obm)
+        p.ob0 * (wnt_drive + pth_drive) - obm)
     # --- magnesium ---
     dy[S.gut_mg_mmol] = mg_in - mg_abs - p.mg_gut_transit * mg_gut
     dy[S.plasma_mg_mmol] = mg_abs - mg_urine - p.mg_k_endo * mg_p - mg_to_bone - mg_to_soft
