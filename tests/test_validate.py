@@ -47,6 +47,7 @@ def test_validate_prints_every_check(capsys):
     "b36_teri_ctx_later", "b36_teri_p1np_10ug", "b36_teri_plus_den", "b36_after_bp",
     "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
     "b31_den_ctx_days", "b31_den_sustained", "frame_ls_bmd_12mo",
+    "b31_den_p1np_no_early_rise",
 ])
 def test_drug_checks_pass(results, check_id):
     r = results[check_id]

@@ -229,6 +229,10 @@ def _build() -> tuple[Check, ...]:
         _check("b31_den_p1np_nadir", "denosumab: day of the P1NP nadir in the first 6 months",
                "seed:B31 (nadir at 3-6 months)", "90-183 days", 90.0, 183.0, "d",
                lambda: float(np.argmin(_series("denosumab", "p1np_ug_l", 182)))),
+        _check("b31_den_p1np_no_early_rise", "denosumab: largest P1NP change in the first "
+               "60 days", "seed:B31 (formation markers respond more slowly: they fall, they "
+               "do not rise first)", "< +5 % (no material rise)", -1e9, 5.0, "%",
+               lambda: float(_series("denosumab", "p1np_ug_l", 60).max())),
         _check("b31_den_sustained", "denosumab 10 years: CTX-I change at 9.5 years "
                "(pre-dose trough)", "seed:B31 (suppressed over 10 years)", "< -50 %", -1e9,
                -50.0, "%", _trial("denosumab", 3470, "ctx_ng_l")),
