@@ -36,7 +36,7 @@ def test_validate_prints_every_check(capsys):
 
 # Drug checks that pass today (regression guard). The misses reported by
 # `boneturnover validate` (FRAME spine BMD, B21 resorption timing, risedronate vs LSC,
-# B26 "further", B27 pause, B31 10-year CTX-I, SWAN early/late ratio) are
+# B26 "further", B31 10-year CTX-I, SWAN early/late ratio) are
 # listed in the closing note and docs/DRUGS_MODEL.md, not asserted away.
 @pytest.mark.parametrize("check_id", [
     "freedom_ctx_1mo", "freedom_ls_bmd_36mo", "horizon_ls_bmd_36mo", "more_ls_bmd_36mo",
@@ -46,7 +46,8 @@ def test_validate_prints_every_check(capsys):
     "b32_den_vs_zol_bmd", "b35_ral_smaller", "b35_ral_slower", "b36_teri_p1np_early",
     "b36_teri_ctx_later", "b36_teri_p1np_10ug", "b36_teri_plus_den", "b36_after_bp",
     "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
-    "b31_den_ctx_days",
+    "b31_den_ctx_days", "b27_zol_pause", "b27_zol_pause_small_rise",
+    "b23_ibandronate_ctx_beyond_lsc", "b23_alendronate_p1np_beyond_lsc",
 ])
 def test_drug_checks_pass(results, check_id):
     r = results[check_id]
