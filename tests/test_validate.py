@@ -35,7 +35,7 @@ def test_validate_prints_every_check(capsys):
 
 
 # Drug checks that pass today (regression guard). The misses reported by
-# `boneturnover validate` (FRAME spine BMD, B21 resorption timing, risedronate vs LSC,
+# `boneturnover validate` (FRAME spine BMD, B21 resorption timing,
 # B26 "further", B31 10-year CTX-I, SWAN early/late ratio) are
 # listed in the closing note and docs/DRUGS_MODEL.md, not asserted away.
 @pytest.mark.parametrize("check_id", [
@@ -48,6 +48,7 @@ def test_validate_prints_every_check(capsys):
     "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
     "b31_den_ctx_days", "b27_zol_pause", "b27_zol_pause_small_rise",
     "b23_ibandronate_ctx_beyond_lsc", "b23_alendronate_p1np_beyond_lsc",
+    "b23_responders_pooled",
 ])
 def test_drug_checks_pass(results, check_id):
     r = results[check_id]
