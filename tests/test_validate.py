@@ -35,8 +35,8 @@ def test_validate_prints_every_check(capsys):
 
 
 # Drug checks that pass today (regression guard). The misses reported by
-# `boneturnover validate` (B21 resorption timing, risedronate vs LSC,
-# B26 "further", B27 pause, SWAN early/late ratio) are
+# `boneturnover validate` (B21 resorption timing, B26 "further", SWAN early/late
+# ratio) are
 # listed in the closing note and docs/DRUGS_MODEL.md, not asserted away.
 @pytest.mark.parametrize("check_id", [
     "freedom_ctx_1mo", "freedom_ls_bmd_36mo", "horizon_ls_bmd_36mo", "more_ls_bmd_36mo",
@@ -47,7 +47,9 @@ def test_validate_prints_every_check(capsys):
     "b36_teri_ctx_later", "b36_teri_p1np_10ug", "b36_teri_plus_den", "b36_after_bp",
     "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
     "b31_den_ctx_days", "b31_den_sustained", "frame_ls_bmd_12mo",
-    "b31_den_p1np_no_early_rise",
+    "b31_den_p1np_no_early_rise", "b27_zol_pause", "b27_zol_pause_small_rise",
+    "b23_ibandronate_ctx_beyond_lsc", "b23_alendronate_p1np_beyond_lsc",
+    "b23_responders_pooled",
 ])
 def test_drug_checks_pass(results, check_id):
     r = results[check_id]

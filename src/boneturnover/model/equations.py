@@ -287,6 +287,21 @@ def _hill(x, ec50, gam):
     return xg / (xg + ec50**gam)
 
 
+@nb.njit(cache=True, inline="always")
+def _bp_pools(surface, buried, k_bury, k_res, k_des, f_bone):
+    """Derivatives of one bisphosphonate's surface and buried pools (nmol/h).
+
+    Surface drug is buried by formation (``k_bury``) and desorbs to plasma (``k_des``);
+    buried drug is released to plasma by resorption (``k_res``). Of the drug reaching
+    plasma the fraction ``f_bone`` re-binds to bone surfaces; the rest is excreted.
+    """
+    desorbed = k_des * surface
+    released = k_res * buried
+    d_surface = f_bone * (desorbed + released) - desorbed - k_bury * surface
+    d_buried = k_bury * surface - released
+    return d_surface, d_buried
+
+
 @nb.njit(cache=True)
 def estrogen_input(t_h, p):
     """Oestrogen production (relative, 1/h) at model time ``t_h`` (RP2012 form).
@@ -538,8 +553,11 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # --- oestrogen and ageing ----------------------------------------------------------------
     age_f = formation_age_factor(t, p)
 
-    # --- bisphosphonate bound to bone: raises osteoclast removal ----------------------------
-    bp = max(y[S.bisphosphonate_bone_nmol], 0.0)
+    # --- bisphosphonate on bone surfaces (alendronate-equivalent): raises osteoclast removal
+    bp = (p.aln_potency * max(y[S.bp_surface_aln_nmol], 0.0)
+          + p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
+          + p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
+          + p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0))
     kls_oc = kls_oc * (1.0 + p.bp_emax * bp / (bp + p.bp_ec50_nmol))
 
     obm = y[S.osteoblasts_modeling]
@@ -614,7 +632,21 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     ] / p.den_vp
     dy[S.gfr_l_h] = -p.k_gfr_decline * gfr
     dy[S.urine_ca_cum_mmol] = j27
-    dy[S.bisphosphonate_bone_nmol] = -p.bp_k_release * oc_rel * y[S.bisphosphonate_bone_nmol]
+    # bisphosphonates: surface (active) and buried pools, with recycling (OURS_BP)
+    k_bury = p.bp_k_bury * ob_rel
+    k_res = p.bp_k_resorb * oc_rel
+    dy[S.bp_surface_aln_nmol], dy[S.bp_buried_aln_nmol] = _bp_pools(
+        y[S.bp_surface_aln_nmol], y[S.bp_buried_aln_nmol], k_bury, k_res,
+        p.bp_k_desorb, p.aln_f_bone)
+    dy[S.bp_surface_iba_nmol], dy[S.bp_buried_iba_nmol] = _bp_pools(
+        y[S.bp_surface_iba_nmol], y[S.bp_buried_iba_nmol], k_bury, k_res,
+        p.bp_k_desorb * p.aln_affinity / p.iba_affinity, p.iba_f_bone)
+    dy[S.bp_surface_ris_nmol], dy[S.bp_buried_ris_nmol] = _bp_pools(
+        y[S.bp_surface_ris_nmol], y[S.bp_buried_ris_nmol], k_bury, k_res,
+        p.bp_k_desorb * p.aln_affinity / p.ris_affinity, p.ris_f_bone)
+    dy[S.bp_surface_zol_nmol], dy[S.bp_buried_zol_nmol] = _bp_pools(
+        y[S.bp_surface_zol_nmol], y[S.bp_buried_zol_nmol], k_bury, k_res,
+        p.bp_k_desorb * p.aln_affinity / p.zol_affinity, p.zol_f_bone)
     dy[S.raloxifene_body_ug] = -p.ral_k_el * y[S.raloxifene_body_ug]
     dy[S.romosozumab_sc_ng] = -p.romo_ka * y[S.romosozumab_sc_ng]
     dy[S.romosozumab_central_ng] = p.romo_ka * y[S.romosozumab_sc_ng] - (
