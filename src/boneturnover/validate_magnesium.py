@@ -33,14 +33,20 @@ YEARS = 5.0
 
 
 @cache
-def _woman(intake_mg_day: float | None, supplement_mg_day: float = 0.0) -> pd.DataFrame:
-    """65-year-old woman (FMP 51): intake from time 0; supplement from year 5 to 6."""
+def _woman(intake_mg_day: float | None, supplement_mg_day: float = 0.0,
+           years: float | None = None) -> pd.DataFrame:
+    """65-year-old woman (FMP 51): intake from time 0; supplement from year 5 to 6.
+
+    ``years`` defaults to 5, or 6 with a supplement (a depleted control for the
+    supplemented year is ``_woman(LOW_MG_DAY, 0.0, YEARS + 1)``).
+    """
     params = {} if intake_mg_day is None else {"mg_intake_mg_day": intake_mg_day}
     doses = ()
     if supplement_mg_day > 0:
         doses = (Dose("gut_magnesium", supplement_mg_day, "mg", time_h=YEARS * HOURS_PER_YEAR,
                       every_h=24.0, until_h=(YEARS + 1) * HOURS_PER_YEAR),)
-    years = YEARS + 1 if supplement_mg_day > 0 else YEARS
+    if years is None:
+        years = YEARS + 1 if supplement_mg_day > 0 else YEARS
     sc = Scenario(patient=Patient(age_y=OLD_AGE, menopause_age_y=FMP), years=years,
                   output_every_h=24.0 * 7, parameters=params, doses=doses)
     return simulate(sc).frame
@@ -90,10 +96,29 @@ def _bmd_loss_pct(intake: float | None) -> float:
     return 100.0 * (1.0 - _end(intake, "bmd_spine_g_cm2") / float(df["bmd_spine_g_cm2"].iloc[0]))
 
 
+def _before(df: pd.DataFrame, day: float, col: str) -> float:
+    """Value in the last output row strictly before ``day`` (before a dose given then)."""
+    t = df["time_d"].to_numpy()
+    i = int(np.flatnonzero(t < day - 1e-9)[-1])
+    return float(df[col].iloc[i])
+
+
+def _year_change(df: pd.DataFrame, col: str) -> float:
+    """Change (%) over the supplement year: from just before the first dose to 1 year on."""
+    d0, d1 = YEARS * 365.25, (YEARS + 1) * 365.25
+    return 100.0 * (_at_day(df, d1, col) / _before(df, d0, col) - 1.0)
+
+
 def _supplement_effect(dose: float, col: str) -> Callable[[], float]:
     """Change (%) over the supplemented year (5 -> 6 y) of a woman depleted at 100 mg/day."""
-    d0, d1 = YEARS * 365.25, (YEARS + 1) * 365.25
-    return lambda: _pct(_woman(LOW_MG_DAY, dose), col, d1, d0)()
+    return lambda: _year_change(_woman(LOW_MG_DAY, dose), col)
+
+
+def _supplement_vs_depleted(dose: float, col: str) -> Callable[[], float]:
+    """Change over the supplemented year minus the change of the SAME woman continuing the
+    depleted diet over that year (%-points): > 0 means supplementation reverses depletion."""
+    return lambda: (_year_change(_woman(LOW_MG_DAY, dose), col)
+                    - _year_change(_woman(LOW_MG_DAY, 0.0, YEARS + 1), col))
 
 
 def _max_mg_deviation() -> float:
@@ -192,5 +217,10 @@ MAGNESIUM_CHECKS: tuple[Check, ...] = (
               "+11 % vs +0.7 %; > 250 mg/day radius rose in 22 of 31)", "> 0 % (the +11 % "
               "need not be reproduced)", 0.0, 100.0, "%",
               _supplement_effect(dose, "bmd_spine_g_cm2")),
+        Check(f"mg_supp{dose:g}_bmd_vs_depleted", f"depleted woman + {dose:g} mg/day: spine "
+              "BMD change over the year minus that of the same woman continuing the depleted "
+              "diet", "issue 4 must-hold 4 (supplementation reverses the depletion loss)",
+              "> 0 %-points", 0.0, 100.0, "%-points",
+              _supplement_vs_depleted(dose, "bmd_spine_g_cm2")),
     )),
 )

@@ -69,7 +69,7 @@ DERIVED: tuple[str, ...] = (
     "age_ref_y", "age_onset_y",
     # --- magnesium ---
     "mg_c0", "mg_i_ref", "mg_kp", "mg_vmax", "mg_km", "mg_k_endo", "mg_c_thr", "mg_k_bone",
-    "mg_k_soft", "mg_bone0", "mg_soft0",
+    "mg_k_soft", "mg_bone0", "mg_soft0", "mg_k_adapt",
 )
 
 
@@ -253,6 +253,7 @@ def _derive_magnesium(p, y0):
     p.mg_c_thr = p.mg_c0 - (a_u - w * w / (4.0 * a_u))  # inverse of the smooth max
     p.mg_k_bone = math.log(2.0) / (24.0 * p.mg_bone_half_life_d)
     p.mg_k_soft = math.log(2.0) / (24.0 * p.mg_soft_half_life_d)
+    p.mg_k_adapt = math.log(2.0) / (24.0 * p.mg_rep_adapt_half_life_d)
 
 
 @nb.njit(cache=True, inline="always")
@@ -373,16 +374,22 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     mg_m50g = p.mg_pth_impair_m50**g
     mg_pth_secr = (1.0 + _mg_effect(mg_x, -p.mg_pth_stim_dep_slope, p.mg_pth_stim_dep_max,
                                     -p.mg_pth_stim_rep_slope, p.mg_pth_stim_rep_max, wb)) * (
-        (1.0 + mg_m50g) * mg_rel**g / (mg_rel**g + mg_m50g))
+        p.mg_pth_impair_floor + (1.0 - p.mg_pth_impair_floor)
+        * (1.0 + mg_m50g) * mg_rel**g / (mg_rel**g + mg_m50g))
     mg_aoh = 1.0 + _mg_effect(mg_x, p.mg_aoh_dep_slope, p.mg_aoh_dep_max, 0.0, 0.0, wb)
     mg_pth_sens = 1.0 + _mg_effect(mg_x, p.mg_pth_sens_dep_slope, p.mg_pth_sens_dep_max,
                                    0.0, 0.0, wb)
     mg_vd_sens = 1.0 + _mg_effect(mg_x, p.mg_vd_sens_dep_slope, p.mg_vd_sens_dep_max,
                                   0.0, 0.0, wb)
-    mg_oc = 1.0 + _mg_effect(mg_x, -p.mg_oc_dep_slope, p.mg_oc_dep_max, -p.mg_oc_rep_slope,
-                             p.mg_oc_rep_max, wb)
-    mg_ob = 1.0 + _mg_effect(mg_x, p.mg_ob_dep_slope, p.mg_ob_dep_max, -p.mg_ob_rep_slope,
-                             p.mg_ob_rep_max, wb)
+    # bone cells: the depletion side follows plasma Mg; the repletion side (supplement
+    # suppression, seed:M18) follows the rise of plasma Mg above both the reference and the
+    # level the cells have adapted to (mg_adapted_rel), so it fades under a sustained supply
+    mg_a = y[S.mg_adapted_rel]
+    mg_xr = mg_rel - 1.0 - _smooth_excess(mg_a - 1.0, p.mg_smooth_width_adapt)
+    mg_oc = 1.0 + _mg_effect(mg_x, -p.mg_oc_dep_slope, p.mg_oc_dep_max, 0.0, 0.0, wb) + (
+        _mg_effect(mg_xr, 0.0, 0.0, -p.mg_oc_rep_slope, p.mg_oc_rep_max, wb))
+    mg_ob = 1.0 + _mg_effect(mg_x, p.mg_ob_dep_slope, p.mg_ob_dep_max, 0.0, 0.0, wb) + (
+        _mg_effect(mg_xr, 0.0, 0.0, -p.mg_ob_rep_slope, p.mg_ob_rep_max, wb))
     pth_c = pth_c * mg_pth_sens  # end-organ PTH resistance: bone and kidney see less PTH
     # magnesium fluxes (mmol/h)
     mg_gut = y[S.gut_mg_mmol]
@@ -660,6 +667,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     dy[S.plasma_mg_mmol] = mg_abs - mg_urine - p.mg_k_endo * mg_p - mg_to_bone - mg_to_soft
     dy[S.bone_mg_mmol] = mg_to_bone
     dy[S.soft_mg_mmol] = mg_to_soft
+    dy[S.mg_adapted_rel] = p.mg_k_adapt * (mg_rel - mg_a)
     dy[S.mg_intake_cum_mmol] = mg_in
     dy[S.mg_urine_cum_mmol] = mg_urine
     dy[S.mg_faecal_cum_mmol] = mg_fec
