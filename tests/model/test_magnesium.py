@@ -53,6 +53,17 @@ def test_core_outputs_unchanged_when_couplings_are_off():
     np.testing.assert_allclose(ya, yb, rtol=1e-9)  # the steady state itself is identical
 
 
+def test_gland_growth_gate_is_neutral_at_reference():
+    """mg_pt_growth_gate (off by default) changes nothing at adequate intake when on."""
+    sc = dict(patient=Patient(age_y=50.0, menopause_age_y=51.0), years=5.0,
+              output_every_h=24.0 * 30)
+    tight = BoneModel(rtol=1e-9)
+    a = simulate(Scenario(**sc), model=tight).frame
+    b = simulate(Scenario(**sc, parameters={"mg_pt_growth_gate": 1.0}), model=tight).frame
+    core = ["ctx_ng_l", "pth_pg_ml", "calcium_mmol_l", "calcitriol_pmol_l", "bmd_spine_g_cm2"]
+    np.testing.assert_allclose(a[core].to_numpy(), b[core].to_numpy(), rtol=1e-6)
+
+
 @settings(max_examples=6, deadline=None)
 @given(intake=st.floats(0.0, 1500.0), scale=st.floats(0.7, 1.3),
        which=st.sampled_from(["mg_gut_transit", "mg_bone_half_life_d", "mg_fe_min"]))

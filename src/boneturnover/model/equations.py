@@ -372,10 +372,15 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     wb = p.mg_blend_width
     g = p.mg_pth_impair_gamma
     mg_m50g = p.mg_pth_impair_m50**g
+    # parathyroid cell function impaired by depletion (1 at reference magnesium)
+    mg_pt_impair = p.mg_pth_impair_floor + (1.0 - p.mg_pth_impair_floor) * (
+        (1.0 + mg_m50g) * mg_rel**g / (mg_rel**g + mg_m50g))
     mg_pth_secr = (1.0 + _mg_effect(mg_x, -p.mg_pth_stim_dep_slope, p.mg_pth_stim_dep_max,
-                                    -p.mg_pth_stim_rep_slope, p.mg_pth_stim_rep_max, wb)) * (
-        p.mg_pth_impair_floor + (1.0 - p.mg_pth_impair_floor)
-        * (1.0 + mg_m50g) * mg_rel**g / (mg_rel**g + mg_m50g))
+                                    -p.mg_pth_stim_rep_slope, p.mg_pth_stim_rep_max, wb)
+                   ) * mg_pt_impair
+    # the gland's hyperplastic response to low calcitriol needs the same magnesium-dependent
+    # cell function (assumption, docs/MAGNESIUM.md): a weight of the impairment, <= 1 only
+    mg_pt_growth = 1.0 - p.mg_pt_growth_gate * (1.0 - min(mg_pt_impair, 1.0))
     mg_aoh = 1.0 + _mg_effect(mg_x, p.mg_aoh_dep_slope, p.mg_aoh_dep_max, 0.0, 0.0, wb)
     mg_pth_sens = 1.0 + _mg_effect(mg_x, p.mg_pth_sens_dep_slope, p.mg_pth_sens_dep_max,
                                    0.0, 0.0, wb)
@@ -573,6 +578,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # ===== derivatives =====
     dy[S.pth_pmol] = t63 * fctd - p.k_pth_out * pth + teri_in
     dy[S.pt_gland_active] = (1.0 - y[S.pt_gland_active]) * t76 - y[S.pt_gland_active] * t75
+    # magnesium: the capacity's growth above 1 (hyperplasia) is gated by mg_pt_growth
+    ctriol_pt_eff = ctriol_pt_eff + min(mg_pt_growth - 1.0, 0.0) * max(ctriol_pt_eff - 1.0, 0.0)
     dy[S.pt_gland_capacity] = p.k_pt_capacity * ctriol_pt_eff - p.k_pt_capacity * y[
         S.pt_gland_capacity
     ]
