@@ -412,9 +412,19 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     est_b = est + p.ral_emax * ral_occ * max(1.0 - est, 0.0)
     inv_est = 1.0 / est_b
 
+    # --- bisphosphonate on bone surfaces (alendronate-equivalent amount, occupancy) -----
+    bp = (p.aln_potency * max(y[S.bp_surface_aln_nmol], 0.0)
+          + p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
+          + p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
+          + p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0))
+    bp_occ = bp / (bp + p.bp_ec50_nmol)
+    # resorbing activity per osteoclast (FPPS inhibition: no ruffled border; OURS_BP_ACT);
+    # 1 without drug, so the published model is unchanged
+    bp_act = 1.0 - p.bp_act_imax * bp_occ
+
     # --- bone calcium release (resorption) and uptake -------------------------------
     g = p.j14_oc_gamma
-    oc_eqn = p.j14_oc_max * oc**g / (oc**g + p.j14oc50**g)
+    oc_eqn = bp_act * p.j14_oc_max * oc**g / (oc**g + p.j14oc50**g)
     moc_eff = ((m / oc) / p.moc_ratio0) ** p.rank_rankl_oc_gamma
     j14 = p.t13 * p.q0 * (1.0 - p.frac_resorption_oc) + oc_eqn * p.q0 * (
         p.frac_resorption_oc * moc_eff
@@ -429,7 +439,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
 
     # --- TGF-beta --------------------------------------------------------------------
     kout_tgf = p.k_tgfb_out * (tgfb / p.tgfb0) ** p.tgfb_out_gamma
-    kout_tgf_eqn = kout_tgf * tgfb * (oc / p.oc0) ** p.tgfb_act_oc_gamma
+    kout_tgf_eqn = kout_tgf * tgfb * (bp_act * oc / p.oc0) ** p.tgfb_act_oc_gamma
 
     # --- osteoblast lineage ----------------------------------------------------------
     pic_rob = p.e0_pic_rob + p.rob_tgfb_emax * _hill(tgfb_act, p.ec50_pic_rob, p.rob_tgfb_gamma)
@@ -466,6 +476,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # osteoblast-lineage RANKL: remodelling osteoblasts and the PTH-driven share of the
     # modelling-based ones (Wnt/beta-catenin-driven osteoblasts raise OPG, not RANKL)
     osteo_eff = ((ob + y[S.osteoblasts_modeling] * obm_rankl_share) / p.ob0) ** p.rankl_ob_gamma
+    # a share of RANKL comes from osteocytes, not from the active osteoblasts (OURS_OCY)
+    osteo_eff = p.rankl_osteocyte_frac + (1.0 - p.rankl_osteocyte_frac) * osteo_eff
     lpth_eff = p.rankl_pth_emax * pth_c / (p.pth50_l * osteo_eff + pth_c)
     kin_l = p.kin_l_base * osteo_eff * lpth_eff
     rob_rel = rob / p.rob0
@@ -565,12 +577,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # --- oestrogen and ageing ----------------------------------------------------------------
     age_f = formation_age_factor(t, p)
 
-    # --- bisphosphonate on bone surfaces (alendronate-equivalent): raises osteoclast removal
-    bp = (p.aln_potency * max(y[S.bp_surface_aln_nmol], 0.0)
-          + p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
-          + p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
-          + p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0))
-    kls_oc = kls_oc * (1.0 + p.bp_emax * bp / (bp + p.bp_ec50_nmol))
+    # --- bisphosphonate on bone surfaces: raises osteoclast removal (apoptosis) ---------
+    kls_oc = kls_oc * (1.0 + p.bp_emax * bp_occ)
 
     obm = y[S.osteoblasts_modeling]
     kin_l = kin_l * (1.0 - p.romo_rankl_imax * romo_occ)
@@ -605,7 +613,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     )
     dy[S.tgfb_active] = kout_tgf_eqn * est_b**p.tgfb_act_est_gamma - p.kout_tgf_act * tgfb_act
     ob_rel = ob / p.ob0
-    oc_rel = oc / p.oc0
+    oc_rel = bp_act * oc / p.oc0  # resorbing osteoclasts (bisphosphonate-inactivated excluded)
     obm_rel = obm / p.ob0
     # spine: remodelling balance (formation by active osteoblasts vs resorption of the
     # bone present) plus modelling-based formation on quiescent surfaces (ours)

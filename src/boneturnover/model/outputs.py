@@ -106,7 +106,15 @@ def _resorption_activity(y: np.ndarray, record: np.void) -> np.ndarray:
     g = float(record["j14_oc_gamma"])
     hill = oc**g / (oc**g + float(record["j14oc50"]) ** g)
     per_oc = np.maximum(y[..., S.rank_rankl], 0.0) / oc / float(record["moc_ratio0"])
-    return hill * per_oc ** float(record["rank_rankl_oc_gamma"])
+    return bp_activity(y, record) * hill * per_oc ** float(record["rank_rankl_oc_gamma"])
+
+
+def bp_activity(y: np.ndarray, record: np.void) -> np.ndarray:
+    """Resorbing activity per osteoclast left by surface-bound bisphosphonate (1 = none)."""
+    bp = sum(float(record[f"{d}_potency"])
+             * np.maximum(y[..., getattr(S, f"bp_surface_{d}_nmol")], 0.0)
+             for d in ("aln", "iba", "ris", "zol"))
+    return 1.0 - float(record["bp_act_imax"]) * bp / (bp + float(record["bp_ec50_nmol"]))
 
 
 def compute_outputs(
