@@ -15,7 +15,7 @@ B27; see docs/DRUGS_MODEL.md). ``python tools/calibrate_drugs.py '{"bp_k_bury": 
 refits with other fixed values.
 
 BMD endpoints are not used here: `boneturnover validate` checks them as predictions.
-Run: ``python tools/calibrate_drugs.py`` (about a minute); it prints the fitted values,
+Run: ``python tools/calibrate_drugs.py`` (about 10 s); it prints the fitted values,
 which are then written into ``model/library/drugs.toml`` by hand with this provenance.
 """
 

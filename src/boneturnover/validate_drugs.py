@@ -136,6 +136,10 @@ def _band(value: float) -> tuple[float, float]:
     return lo, hi
 
 
+_CTX_LSC = CATALOG["CTX_I"].lsc_pct
+_P1NP_LSC = CATALOG["P1NP_TOTAL"].lsc_pct
+
+
 #: Between-subject variability of oral bisphosphonate bioavailability (seed:B23 check):
 #: coefficient of variation 55-75 % between and within subjects for alendronate (Porras
 #: AG, Holland SD, Gertz BJ. Pharmacokinetics of alendronate. Clin Pharmacokinet
@@ -156,14 +160,14 @@ def trio_ctx_changes(drug: str, n: int = 100, day: int = 84) -> np.ndarray:
     between the ``n`` subjects (lognormal, CV :data:`ORAL_BP_CV`, mean the label value).
     """
     par = _TRIO_ARMS[drug]
-    mean = next(q.value for q in load_model().parameters if q.name == par)
+    mean = load_model().parameter(par).value
     s2 = math.log(1.0 + ORAL_BP_CV**2)
     z = np.random.default_rng(2016).standard_normal(n)
     pop = pd.DataFrame({par: mean * np.exp(math.sqrt(s2) * z - s2 / 2.0)})
-    years = (day + 2) / 365.25
-    base = {"years": years, "output_every": "1 d", "patient": PATIENT}
-    u = float(simulate(scenario_from_dict(base)).frame["ctx_ng_l"].iloc[day])
-    f = simulate(scenario_from_dict({**base, "dose": REGIMENS[drug]}), population=pop).frame
+    u = _val(untreated_run(), day, "ctx_ng_l")
+    sc = {"years": (day + 2) / 365.25, "output_every": "1 d", "patient": PATIENT,
+          "dose": REGIMENS[drug]}
+    f = simulate(scenario_from_dict(sc), population=pop).frame
     return np.array([100.0 * (float(g["ctx_ng_l"].iloc[day]) / u - 1.0)
                      for _, g in f.groupby("subject")])
 
@@ -172,10 +176,6 @@ def trio_responders_pooled() -> float:
     """Fraction (%) of the three virtual TRIO arms with CTX-I beyond the LSC at 12 weeks."""
     return 100.0 * float(np.mean([np.mean(trio_ctx_changes(d) < -_CTX_LSC)
                                   for d in _TRIO_ARMS]))
-
-
-_CTX_LSC = CATALOG["CTX_I"].lsc_pct
-_P1NP_LSC = CATALOG["P1NP_TOTAL"].lsc_pct
 
 
 def _build() -> tuple[Check, ...]:
