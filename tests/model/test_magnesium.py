@@ -53,13 +53,16 @@ def test_core_outputs_unchanged_when_couplings_are_off():
     np.testing.assert_allclose(ya, yb, rtol=1e-9)  # the steady state itself is identical
 
 
-def test_gland_growth_gate_is_neutral_at_reference():
-    """mg_pt_growth_gate (off by default) changes nothing at adequate intake when on."""
+@pytest.mark.parametrize("switch", [{"mg_pt_growth_gate": 0.0},
+                                    {"mg_cell_dep_thr_mmol_l": 0.85}])
+def test_depletion_switches_are_neutral_at_reference(switch):
+    """The gland-growth gate (on by default) and the bone-cell threshold change nothing
+    at adequate intake when switched back to the earlier behaviour."""
     sc = dict(patient=Patient(age_y=50.0, menopause_age_y=51.0), years=5.0,
               output_every_h=24.0 * 30)
     tight = BoneModel(rtol=1e-9)
     a = simulate(Scenario(**sc), model=tight).frame
-    b = simulate(Scenario(**sc, parameters={"mg_pt_growth_gate": 1.0}), model=tight).frame
+    b = simulate(Scenario(**sc, parameters=switch), model=tight).frame
     core = ["ctx_ng_l", "pth_pg_ml", "calcium_mmol_l", "calcitriol_pmol_l", "bmd_spine_g_cm2"]
     np.testing.assert_allclose(a[core].to_numpy(), b[core].to_numpy(), rtol=1e-6)
 
@@ -181,3 +184,30 @@ def test_chronic_low_intake_no_hypercalcaemia(low_and_adequate):
     low, ok = low_and_adequate
     assert low["calcium_mmol_l"] <= ok["calcium_mmol_l"] * 1.01
     assert low["pth_pg_ml"] < 2.0 * ok["pth_pg_ml"]
+
+
+def test_bone_cell_threshold_is_the_clinical_reference_limit():
+    """One place for the reference interval: the model's bone-cell threshold is the
+    clinical catalog's lower limit."""
+    par = get_model().spec.parameter("mg_cell_dep_thr_mmol_l")
+    assert par.value == pytest.approx(MAGNESIUM_REFERENCE.low_mmol_l)
+    assert par.unit == "mmol/L"
+
+
+def test_supplement_250_reverses_and_in_range_intake_spares_bone_cells():
+    """250 mg/day for a year: resorption falls and BMD does better than staying depleted.
+    At 150 mg/day serum Mg stays in range, so osteoclast recruitment is not raised by Mg
+    itself: it is the same as with the bone-cell couplings switched off."""
+    b0, e0 = _woman_6y(0.0)
+    b1, e1 = _woman_6y(250.0)
+    bmd = lambda b, e: e["bmd_spine_g_cm2"] / b["bmd_spine_g_cm2"]  # noqa: E731
+    assert bmd(b1, e1) > bmd(b0, e0)
+    assert e1["ctx_ng_l"] < b1["ctx_ng_l"]
+    sc = dict(patient=Patient(age_y=65.0, menopause_age_y=51.0), years=5.0,
+              output_every_h=24.0 * 30)
+    on = simulate(Scenario(**sc, parameters={"mg_intake_mg_day": 150.0})).frame.iloc[-1]
+    off = simulate(Scenario(**sc, parameters={"mg_intake_mg_day": 150.0,
+                                              "mg_oc_dep_slope": 0.0,
+                                              "mg_ob_dep_slope": 0.0})).frame.iloc[-1]
+    assert on["magnesium_mmol_l"] > MAGNESIUM_REFERENCE.low_mmol_l
+    assert on["osteoclasts_rel"] == pytest.approx(off["osteoclasts_rel"], rel=1e-3)

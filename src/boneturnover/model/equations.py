@@ -390,10 +390,17 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # suppression, seed:M18) follows the rise of plasma Mg above both the reference and the
     # level the cells have adapted to (mg_adapted_rel), so it fades under a sustained supply
     mg_a = y[S.mg_adapted_rel]
+    # bone-cell depletion effects act below the lower reference limit (hypomagnesaemia):
+    # relative distance below it, smooth, shifted to be exactly 0 at the reference
+    thr = p.mg_cell_dep_thr_mmol_l / p.mg_c0
+    if thr < 1.0:
+        mg_xc = -(_smooth_pos(thr - mg_rel, wb) - _smooth_pos(thr - 1.0, wb))
+    else:
+        mg_xc = mg_x
     mg_xr = mg_rel - 1.0 - _smooth_excess(mg_a - 1.0, p.mg_smooth_width_adapt)
-    mg_oc = 1.0 + _mg_effect(mg_x, -p.mg_oc_dep_slope, p.mg_oc_dep_max, 0.0, 0.0, wb) + (
+    mg_oc = 1.0 + _mg_effect(mg_xc, -p.mg_oc_dep_slope, p.mg_oc_dep_max, 0.0, 0.0, wb) + (
         _mg_effect(mg_xr, 0.0, 0.0, -p.mg_oc_rep_slope, p.mg_oc_rep_max, wb))
-    mg_ob = 1.0 + _mg_effect(mg_x, p.mg_ob_dep_slope, p.mg_ob_dep_max, 0.0, 0.0, wb) + (
+    mg_ob = 1.0 + _mg_effect(mg_xc, p.mg_ob_dep_slope, p.mg_ob_dep_max, 0.0, 0.0, wb) + (
         _mg_effect(mg_xr, 0.0, 0.0, -p.mg_ob_rep_slope, p.mg_ob_rep_max, wb))
     pth_c = pth_c * mg_pth_sens  # end-organ PTH resistance: bone and kidney see less PTH
     # magnesium fluxes (mmol/h)
@@ -476,8 +483,10 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # osteoblast-lineage RANKL: remodelling osteoblasts and the PTH-driven share of the
     # modelling-based ones (Wnt/beta-catenin-driven osteoblasts raise OPG, not RANKL)
     osteo_eff = ((ob + y[S.osteoblasts_modeling] * obm_rankl_share) / p.ob0) ** p.rankl_ob_gamma
-    # a share of RANKL comes from osteocytes, not from the active osteoblasts (OURS_OCY)
-    osteo_eff = p.rankl_osteocyte_frac + (1.0 - p.rankl_osteocyte_frac) * osteo_eff
+    # a share of RANKL comes from osteocytes, not from the active osteoblasts (OURS_OCY);
+    # oestrogen deficiency raises it (rankl_ocy_est_gamma)
+    osteo_eff = p.rankl_osteocyte_frac * inv_est**p.rankl_ocy_est_gamma + (
+        1.0 - p.rankl_osteocyte_frac) * osteo_eff
     lpth_eff = p.rankl_pth_emax * pth_c / (p.pth50_l * osteo_eff + pth_c)
     kin_l = p.kin_l_base * osteo_eff * lpth_eff
     rob_rel = rob / p.rob0
