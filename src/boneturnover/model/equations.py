@@ -69,7 +69,7 @@ DERIVED: tuple[str, ...] = (
     "age_ref_y", "age_onset_y",
     # --- magnesium ---
     "mg_c0", "mg_i_ref", "mg_kp", "mg_vmax", "mg_km", "mg_k_endo", "mg_c_thr", "mg_k_bone",
-    "mg_k_soft", "mg_bone0", "mg_soft0", "mg_k_adapt",
+    "mg_k_soft", "mg_bone0", "mg_soft0", "mg_k_adapt", "mg_cell_thr_rel", "mg_cell_thr_shift",
 )
 
 
@@ -254,6 +254,10 @@ def _derive_magnesium(p, y0):
     p.mg_k_bone = math.log(2.0) / (24.0 * p.mg_bone_half_life_d)
     p.mg_k_soft = math.log(2.0) / (24.0 * p.mg_soft_half_life_d)
     p.mg_k_adapt = math.log(2.0) / (24.0 * p.mg_rep_adapt_half_life_d)
+    # bone-cell depletion threshold, relative to the reference plasma Mg, and the value of
+    # its smooth max at the reference (subtracted so the effect is exactly 0 there)
+    p.mg_cell_thr_rel = p.mg_cell_dep_thr_mmol_l / p.mg_c0
+    p.mg_cell_thr_shift = _smooth_pos(p.mg_cell_thr_rel - 1.0, p.mg_blend_width)
 
 
 @nb.njit(cache=True, inline="always")
@@ -392,9 +396,8 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     mg_a = y[S.mg_adapted_rel]
     # bone-cell depletion effects act below the lower reference limit (hypomagnesaemia):
     # relative distance below it, smooth, shifted to be exactly 0 at the reference
-    thr = p.mg_cell_dep_thr_mmol_l / p.mg_c0
-    if thr < 1.0:
-        mg_xc = -(_smooth_pos(thr - mg_rel, wb) - _smooth_pos(thr - 1.0, wb))
+    if p.mg_cell_thr_rel < 1.0:
+        mg_xc = p.mg_cell_thr_shift - _smooth_pos(p.mg_cell_thr_rel - mg_rel, wb)
     else:
         mg_xc = mg_x
     mg_xr = mg_rel - 1.0 - _smooth_excess(mg_a - 1.0, p.mg_smooth_width_adapt)
