@@ -61,3 +61,31 @@ def test_validate_writes_one_plot_per_drug(tmp_path):
     names = {p.stem for p in tmp_path.glob("*.png")}
     assert {"alendronate", "zoledronate", "denosumab", "raloxifene", "teriparatide",
             "romosozumab"} <= names
+
+
+def _check(check_id):
+    return next(c for c in all_checks() if c.id == check_id)
+
+
+def test_overridden_model_changes_the_checks_and_then_restores_the_bundled_model():
+    from boneturnover.validate import overridden_model
+
+    check = _check("b23_alendronate_ctx_beyond_lsc")
+    bundled = check.compute()
+    with overridden_model({"bp_emax": 1.0}):
+        weaker = check.compute()
+    # a third of the maximal effect: alendronate suppresses CTX-I far less
+    assert weaker > bundled + 20.0, (bundled, weaker)
+    assert check.compute() == pytest.approx(bundled, abs=1e-9)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "nosuch=1"], "'nosuch' is not a model parameter"),
+    (["--set", "bp_emax"], "expected NAME=VALUE"),
+    (["--set", "bp_emax=abc"], "is not a number"),
+    (["--set", "bp_emax=nan"], "not a finite number"),
+    (["--set", "bp_emax=1", "--set", "bp_emax=2"], "already set"),
+])
+def test_validate_set_refuses_bad_overrides(capsys, args, message):
+    assert main(["validate", *args]) == 2
+    assert message in capsys.readouterr().err

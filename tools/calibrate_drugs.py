@@ -17,6 +17,9 @@ refits with other fixed values.
 BMD endpoints are not used here: `boneturnover validate` checks them as predictions.
 Run: ``python tools/calibrate_drugs.py`` (about 10 s); it prints the fitted values,
 which are then written into ``model/library/drugs.toml`` by hand with this provenance.
+With ``--validate`` it then runs every ``boneturnover validate`` check with the fixed
+and fitted values together (as ``boneturnover validate --set ...`` would) and prints
+the failing checks: how a model variant was measured in docs/DRUGS_MODEL.md.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from scipy.optimize import least_squares
 
 from boneturnover.scenario import scenario_from_dict
 from boneturnover.simulate import simulate
+from boneturnover.validate import run_validation
 
 PATIENT = {"age": 70, "menopause_age": 51}
 REGIMENS = {
@@ -63,14 +67,24 @@ def residuals(x: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    if len(sys.argv) > 1:
-        FIXED.update(json.loads(sys.argv[1]))
+    args = [a for a in sys.argv[1:] if a != "--validate"]
+    if args:
+        FIXED.update(json.loads(args[0]))
     print("fixed:", FIXED)
     x0 = np.log([2.0, 1.3, 0.5, 10.0])
     fit = least_squares(residuals, x0, diff_step=0.05, max_nfev=60)
+    fitted = {}
     for name, value in zip(NAMES, np.exp(fit.x), strict=True):
+        fitted[name] = float(f"{value:.4g}")
         print(f"{name} = {value:.4g}")
     print("residuals (in units of 5 percentage points):", np.round(fit.fun, 2))
+    if "--validate" in sys.argv:
+        results = run_validation({**FIXED, **fitted})
+        for r in results:
+            if not r.passed:
+                print(f"FAIL {r.check.id}: {r.value:.4g} {r.check.unit} (target {r.check.target})")
+        print(f"{sum(r.passed for r in results)} passed, {sum(not r.passed for r in results)} "
+              "failed")
 
 
 if __name__ == "__main__":

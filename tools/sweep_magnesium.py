@@ -13,28 +13,22 @@ About 5-10 s per override set on 2 cores. A trailing ``!`` marks a failing check
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
 import boneturnover.validate_magnesium as vm
-
-_simulate = vm.simulate
+from boneturnover.validate import overridden_model
 
 
 def _run(overrides: dict[str, float], loss: bool) -> str:
-    vm.simulate = lambda sc, **kw: _simulate(
-        dataclasses.replace(sc, parameters={**sc.parameters, **overrides}), **kw)
-    for f in (vm._woman, vm._dimai, vm._fatemi):
-        if hasattr(f, "cache_clear"):
-            f.cache_clear()
     out = []
-    for c in vm.MAGNESIUM_CHECKS:
-        x = c.compute()
-        out.append(f"{c.id}={x:.3g}{'' if c.low <= x <= c.high else '!'}")
-    if loss:
-        a = vm._bmd_loss_pct(None)
-        out += [f"excess_loss_{d}={vm._bmd_loss_pct(d) - a:.2f}" for d in (150, 125, 100)]
+    with overridden_model(overrides):
+        for c in vm.MAGNESIUM_CHECKS:
+            x = c.compute()
+            out.append(f"{c.id}={x:.3g}{'' if c.low <= x <= c.high else '!'}")
+        if loss:
+            a = vm._bmd_loss_pct(None)
+            out += [f"excess_loss_{d}={vm._bmd_loss_pct(d) - a:.2f}" for d in (150, 125, 100)]
     return json.dumps(overrides) + "\n  " + "\n  ".join(out)
 
 

@@ -10,6 +10,9 @@ current age if younger, and is simulated untreated up to time 0; so a
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +27,30 @@ from .model.system import BoneModel, EventTable, get_model
 from .scenario import Scenario
 from .solve.results import Status
 
-__all__ = ["simulate", "SimulationResult", "history_start_age"]
+__all__ = ["simulate", "SimulationResult", "history_start_age", "use_model",
+           "active_model"]
+
+#: The engine :func:`simulate` uses when none is passed (``None``: the shared default).
+_ACTIVE_MODEL: ContextVar[BoneModel | None] = ContextVar("boneturnover_model", default=None)
+
+
+def active_model() -> BoneModel:
+    """The engine :func:`simulate` uses when none is passed."""
+    return _ACTIVE_MODEL.get() or get_model()
+
+
+@contextmanager
+def use_model(model: BoneModel) -> Iterator[BoneModel]:
+    """Make ``model`` the engine of every :func:`simulate` call without one, in this block.
+
+    Used to run code that simulates internally (the validation checks) on a model
+    variant, e.g. ``BoneModel(load_model().with_values({"bp_emax": 3.0}))``.
+    """
+    token = _ACTIVE_MODEL.set(model)
+    try:
+        yield model
+    finally:
+        _ACTIVE_MODEL.reset(token)
 
 
 @dataclass(frozen=True)
@@ -75,7 +101,8 @@ def simulate(
         model parameters (see ``boneturnover parameters``); each row overrides
         the scenario's values for that subject.
     model
-        Engine to use (default: the shared model at rtol 1e-6).
+        Engine to use (default: the one set by :func:`use_model`, else the shared
+        model at rtol 1e-6).
     throw
         Raise :class:`SolverError` if any subject fails; otherwise report it in
         ``status`` and leave that subject's rows NaN.
@@ -84,7 +111,7 @@ def simulate(
     -------
     SimulationResult
     """
-    model = model or get_model()
+    model = model or active_model()
     spec = model.spec
     n = 1 if population is None else len(population)
     if n == 0:

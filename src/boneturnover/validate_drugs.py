@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .clinical.catalog import CATALOG
-from .model.spec import load_model
 from .scenario import scenario_from_dict
-from .simulate import simulate
-from .validate import Check
+from .simulate import active_model, simulate
+from .validate import Check, run_cache
 
 __all__ = ["DRUG_CHECKS", "REGIMENS", "PUBLISHED", "drug_run", "untreated_run", "pct_change"]
 
@@ -84,14 +82,14 @@ PUBLISHED: dict[str, list[tuple[float, str, float, str]]] = {
 }
 
 
-@cache
+@run_cache
 def untreated_run(years: float = 10.0) -> pd.DataFrame:
     """The trial woman untreated, daily outputs."""
     sc = scenario_from_dict({"years": years, "output_every": "1 d", "patient": PATIENT})
     return simulate(sc).frame
 
 
-@cache
+@run_cache
 def drug_run(name: str) -> pd.DataFrame:
     """The trial woman on regimen ``name`` of :data:`REGIMENS`, daily outputs."""
     sc = scenario_from_dict({"years": YEARS.get(name, 3.05), "output_every": "1 d",
@@ -164,7 +162,7 @@ _TRIO_ARMS = {"alendronate": "aln_f_oral", "ibandronate": "iba_f_oral",
               "risedronate": "ris_f_oral"}
 
 
-@cache
+@run_cache
 def trio_ctx_changes(drug: str, n: int = 100, day: int = 84) -> np.ndarray:
     """CTX-I change (%) at ``day`` in a virtual TRIO arm whose oral bioavailability varies.
 
@@ -172,7 +170,7 @@ def trio_ctx_changes(drug: str, n: int = 100, day: int = 84) -> np.ndarray:
     between the ``n`` subjects (lognormal, CV :data:`ORAL_BP_CV`, mean the label value).
     """
     par = _TRIO_ARMS[drug]
-    mean = load_model().parameter(par).value
+    mean = active_model().spec.parameter(par).value
     s2 = math.log(1.0 + ORAL_BP_CV**2)
     z = np.random.default_rng(2016).standard_normal(n)
     pop = pd.DataFrame({par: mean * np.exp(math.sqrt(s2) * z - s2 / 2.0)})

@@ -9,7 +9,6 @@ widened to pass; misses are printed by ``boneturnover validate``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -19,7 +18,7 @@ from .dosing import Dose
 from .model.equations import HOURS_PER_YEAR
 from .scenario import Patient, Scenario
 from .simulate import simulate
-from .validate import FMP, Check, menopause_run, premenopausal_run
+from .validate import FMP, Check, menopause_run, premenopausal_run, run_cache
 
 __all__ = ["MAGNESIUM_CHECKS", "LOW_MG_DAY", "SEVERE_MG_DAY"]
 
@@ -32,7 +31,7 @@ OLD_AGE = 65.0  #: the postmenopausal woman of checks 3-4 (final menstrual perio
 YEARS = 5.0
 
 
-@cache
+@run_cache
 def _woman(intake_mg_day: float | None, supplement_mg_day: float = 0.0,
            years: float | None = None) -> pd.DataFrame:
     """65-year-old woman (FMP 51): intake from time 0; supplement from year 5 to 6.
@@ -52,7 +51,7 @@ def _woman(intake_mg_day: float | None, supplement_mg_day: float = 0.0,
     return simulate(sc).frame
 
 
-@cache
+@run_cache
 def _dimai() -> pd.DataFrame:
     """Replete premenopausal adult given 15 mmol/day elemental magnesium for 30 days."""
     sc = Scenario(patient=Patient(age_y=25.0), years=31.0 / 365.25,
@@ -60,7 +59,7 @@ def _dimai() -> pd.DataFrame:
     return simulate(sc).frame
 
 
-@cache
+@run_cache
 def _fatemi() -> pd.DataFrame:
     """Healthy adult on a diet of 12 mg (1 mEq) magnesium/day for 3 weeks."""
     sc = Scenario(patient=Patient(age_y=30.0), years=22.0 / 365.25,

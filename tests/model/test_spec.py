@@ -1,5 +1,7 @@
 """The model specification: every parameter and state declared once, with unit and source."""
 
+import math
+
 import pytest
 
 from boneturnover.errors import InputError
@@ -29,3 +31,17 @@ def test_unknown_names_raise_clear_errors():
         spec.parameter("nope")
     with pytest.raises(InputError, match="unknown model"):
         load_model("nope")
+
+
+def test_with_values_replaces_values_and_keeps_provenance():
+    spec = load_model()
+    old = spec.parameter("bp_emax")
+    new = spec.with_values({"bp_emax": 2.5})
+    assert new.parameter("bp_emax").value == 2.5
+    assert new.parameter("bp_emax").source == old.source
+    assert spec.parameter("bp_emax").value == old.value  # the bundled spec is untouched
+    assert new.parameter_names == spec.parameter_names
+    with pytest.raises(InputError, match="nosuch"):
+        spec.with_values({"nosuch": 1.0})
+    with pytest.raises(InputError, match="finite"):
+        spec.with_values({"bp_emax": math.inf})

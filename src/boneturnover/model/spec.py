@@ -8,8 +8,10 @@ parameter exists in exactly one place with its value, unit and source.
 
 from __future__ import annotations
 
+import math
 import tomllib
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
@@ -127,6 +129,32 @@ class ModelSpec:
         raise InputError(
             f"unknown parameter {name!r}; see `boneturnover parameters` for the list"
         )
+
+    def with_values(self, values: Mapping[str, float]) -> ModelSpec:
+        """A copy of this model with some parameter values replaced.
+
+        Parameters
+        ----------
+        values
+            Parameter name -> new value, in the parameter's declared unit (see
+            ``boneturnover parameters``). Units, meanings and sources are kept.
+
+        Raises
+        ------
+        InputError
+            A name that is not a parameter, or a value that is not a finite number.
+        """
+        known = set(self.parameter_names)
+        for name, value in values.items():
+            if name not in known:
+                self.parameter(name)  # raises, naming the parameter
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                    math.isfinite(value)):
+                raise InputError(f"parameter {name!r}: value {value!r} is not a finite "
+                                 f"number; expected a number in unit {self.parameter(name).unit!r}")
+        params = tuple(replace(p, value=float(values[p.name])) if p.name in values else p
+                       for p in self.parameters)
+        return replace(self, parameters=params)
 
     def initial_state(self) -> np.ndarray:
         """Published reference state, in declaration order (float64 vector)."""
