@@ -82,8 +82,8 @@ def test_overridden_model_changes_the_checks_and_then_restores_the_bundled_model
 @pytest.mark.parametrize("args, message", [
     (["--set", "nosuch=1"], "'nosuch' is not a model parameter"),
     (["--set", "bp_emax"], "expected NAME=VALUE"),
-    (["--set", "bp_emax=abc"], "is not a number"),
-    (["--set", "bp_emax=nan"], "not a finite number"),
+    (["--set", "bp_emax=abc"], "'abc' is not a finite number"),
+    (["--set", "bp_emax=nan"], "'nan' is not a finite number"),
     (["--set", "bp_emax=1", "--set", "bp_emax=2"], "already set"),
 ])
 def test_validate_set_refuses_bad_overrides(capsys, args, message):
