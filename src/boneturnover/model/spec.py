@@ -144,14 +144,12 @@ class ModelSpec:
         InputError
             A name that is not a parameter, or a value that is not a finite number.
         """
-        known = set(self.parameter_names)
         for name, value in values.items():
-            if name not in known:
-                self.parameter(name)  # raises, naming the parameter
+            unit = self.parameter(name).unit  # raises for an unknown name, naming it
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
                     math.isfinite(value)):
                 raise InputError(f"parameter {name!r}: value {value!r} is not a finite "
-                                 f"number; expected a number in unit {self.parameter(name).unit!r}")
+                                 f"number; expected a number in unit {unit!r}")
         params = tuple(replace(p, value=float(values[p.name])) if p.name in values else p
                        for p in self.parameters)
         return replace(self, parameters=params)
