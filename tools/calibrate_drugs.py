@@ -44,7 +44,7 @@ REGIMENS = {
 NAMES = ("bp_emax", "iba_potency", "ris_potency", "zol_potency")
 #: Set, not fitted: weekly alendronate puts about 900 nmol/week on bone surfaces
 #: (70 mg x 0.64% x 50%).
-FIXED = {"bp_ec50_nmol": 5000.0, "bp_k_bury": 2.0e-4, "bp_k_desorb": 3.0e-4}
+FIXED = {"bp_ec50_nmol": 1000.0, "bp_k_bury": 2.0e-4, "bp_k_desorb": 3.0e-4}
 
 
 def ctx_change(params: dict[str, float], drug: str, days: list[float]) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Data: tests/reference/ (see PROVENANCE.md). Where our model deliberately differs
 (age clock, ageing of formation), the comparison stops before the difference matters;
-our bounded matrix TGF-beta pool (``tgfb_matrix_gamma``) is switched off (0 is the
-published model).
+our bounded matrix TGF-beta pool (``tgfb_matrix_gamma``) and the osteocyte share of
+RANKL (``rankl_osteocyte_frac``) are switched off (0 is the published model).
 """
 
 from pathlib import Path
@@ -16,12 +16,19 @@ from boneturnover.model.equations import S
 from boneturnover.model.system import BoneModel, EventTable
 
 REF = Path(__file__).parents[1] / "reference"
+#: Our extensions switched off: the published model's structure.
+PUBLISHED = {"tgfb_matrix_gamma": 0.0, "rankl_osteocyte_frac": 0.0}
+
+
+def _published(rec: np.ndarray) -> None:
+    for name, value in PUBLISHED.items():
+        rec[name] = value
 
 
 def _denosumab_run(days):
     m = BoneModel(rtol=1e-7)
     rec = m.records(1)
-    rec["tgfb_matrix_gamma"] = 0.0  # the published model
+    _published(rec)
     y0, _ = m.prepare(rec)
     amount = 60e6 * float(rec["den_f"][0])
     ev = EventTable.from_rows([[(k * 182.625 * 24, 0, int(S.denosumab_sc_ng), amount)
@@ -53,7 +60,7 @@ def test_teriparatide_pth_peak_matches_openbonemin():
     ref = pd.read_csv(REF / "b_teriparatide_20ug_qd_first72h_fine.csv")
     m = BoneModel(rtol=1e-7)
     rec = m.records(1)
-    rec["tgfb_matrix_gamma"] = 0.0  # the published model
+    _published(rec)
     y0, _ = m.prepare(rec)
     dose_pmol = 20e6 / 4117.8
     ev = EventTable.from_rows([[(k * 24.0, 0, int(S.teriparatide_sc_pmol), dose_pmol)
@@ -73,7 +80,7 @@ def test_menopause_transition_matches_openbonemin_until_final_period():
     ref = pd.read_csv(REF / "e1_menopause_ESTON_age41_to_66_weekly.csv")
     m = BoneModel(rtol=1e-7)
     rec = m.records(1)
-    rec["tgfb_matrix_gamma"] = 0.0  # the published model
+    _published(rec)
     rec["menopause_age_y"] = 51.0
     rec["age0_y"] = 41.0
     y0, _ = m.prepare(rec)

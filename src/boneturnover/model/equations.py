@@ -293,18 +293,20 @@ def _hill(x, ec50, gam):
 
 
 @nb.njit(cache=True, inline="always")
-def _bp_pools(surface, buried, k_bury, k_res, k_des, f_bone):
-    """Derivatives of one bisphosphonate's surface and buried pools (nmol/h).
+def _bp_pools(plasma, surface, buried, k_bury, k_res, k_des, k_uptake, k_renal):
+    """Derivatives of one bisphosphonate's plasma, surface and buried pools (nmol/h).
 
-    Surface drug is buried by formation (``k_bury``) and desorbs to plasma (``k_des``);
-    buried drug is released to plasma by resorption (``k_res``). Of the drug reaching
-    plasma the fraction ``f_bone`` re-binds to bone surfaces; the rest is excreted.
+    Plasma drug binds to bone surfaces (``k_uptake``) or is excreted in urine
+    (``k_renal``). Surface drug is buried by formation (``k_bury``) and desorbs to
+    plasma (``k_des``); buried drug is released to plasma by resorption (``k_res``).
     """
     desorbed = k_des * surface
     released = k_res * buried
-    d_surface = f_bone * (desorbed + released) - desorbed - k_bury * surface
+    bound = k_uptake * plasma
+    d_plasma = desorbed + released - bound - k_renal * plasma
+    d_surface = bound - desorbed - k_bury * surface
     d_buried = k_bury * surface - released
-    return d_surface, d_buried
+    return d_plasma, d_surface, d_buried
 
 
 @nb.njit(cache=True)
@@ -423,14 +425,16 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     inv_est = 1.0 / est_b
 
     # --- bisphosphonate on bone surfaces (alendronate-equivalent amount, occupancy) -----
-    bp = (p.aln_potency * max(y[S.bp_surface_aln_nmol], 0.0)
-          + p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
-          + p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
-          + p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0))
-    bp_occ = bp / (bp + p.bp_ec50_nmol)
+    s_aln = p.aln_potency * max(y[S.bp_surface_aln_nmol], 0.0)
+    s_iba = p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
+    s_ris = p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
+    s_zol = p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0)
+    bp = s_aln + s_iba + s_ris + s_zol
+    # occupancy weighted by each drug's maximal effect relative to alendronate's
+    bp_occ = (s_aln + s_iba + s_ris + p.zol_efficacy * s_zol) / (bp + p.bp_ec50_nmol)
     # resorbing activity per osteoclast (FPPS inhibition: no ruffled border; OURS_BP_ACT);
     # 1 without drug, so the published model is unchanged
-    bp_act = 1.0 - p.bp_act_imax * bp_occ
+    bp_act = max(1.0 - p.bp_act_imax * bp_occ, 0.0)
 
     # --- bone calcium release (resorption) and uptake -------------------------------
     g = p.j14_oc_gamma
@@ -483,13 +487,16 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     kls_oc = p.oc_apoptosis_base * pic_oc * lsurv_oc
 
     # --- RANKL / OPG -----------------------------------------------------------------
-    # osteoblast-lineage RANKL: remodelling osteoblasts and the PTH-driven share of the
-    # modelling-based ones (Wnt/beta-catenin-driven osteoblasts raise OPG, not RANKL)
-    osteo_eff = ((ob + y[S.osteoblasts_modeling] * obm_rankl_share) / p.ob0) ** p.rankl_ob_gamma
-    # a share of RANKL comes from osteocytes, not from the active osteoblasts (OURS_OCY);
-    # oestrogen deficiency raises it (rankl_ocy_est_gamma)
+    # osteoblast-lineage RANKL: remodelling osteoblasts, plus the PTH-driven modelling
+    # osteoblasts through a delayed state (their RANKL, and that of the osteocytes they
+    # become, follows them over weeks: CTX-I rises after P1NP, seed:B36); Wnt-driven
+    # osteoblasts raise OPG, not RANKL. A share of basal RANKL comes from osteocytes, not
+    # from the active osteoblasts (OURS_OCY); oestrogen deficiency raises it
+    ob_eff = (ob / p.ob0) ** p.rankl_ob_gamma
+    obm_l = max(y[S.rankl_pth_lineage], 0.0)
     osteo_eff = p.rankl_osteocyte_frac * inv_est**p.rankl_ocy_est_gamma + (
-        1.0 - p.rankl_osteocyte_frac) * osteo_eff
+        1.0 - p.rankl_osteocyte_frac) * ob_eff + p.rankl_pth_lineage_weight * (
+        (ob / p.ob0 + obm_l) ** p.rankl_ob_gamma - ob_eff)
     lpth_eff = p.rankl_pth_emax * pth_c / (p.pth50_l * osteo_eff + pth_c)
     kin_l = p.kin_l_base * osteo_eff * lpth_eff
     rob_rel = rob / p.rob0
@@ -669,24 +676,30 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # bisphosphonates: surface (active) and buried pools, with recycling (OURS_BP)
     k_bury = p.bp_k_bury * ob_rel
     k_res = p.bp_k_resorb * oc_rel
-    dy[S.bp_surface_aln_nmol], dy[S.bp_buried_aln_nmol] = _bp_pools(
-        y[S.bp_surface_aln_nmol], y[S.bp_buried_aln_nmol], k_bury, k_res,
-        p.bp_k_desorb, p.aln_f_bone)
-    dy[S.bp_surface_iba_nmol], dy[S.bp_buried_iba_nmol] = _bp_pools(
-        y[S.bp_surface_iba_nmol], y[S.bp_buried_iba_nmol], k_bury, k_res,
-        p.bp_k_desorb * p.aln_affinity / p.iba_affinity, p.iba_f_bone)
-    dy[S.bp_surface_ris_nmol], dy[S.bp_buried_ris_nmol] = _bp_pools(
-        y[S.bp_surface_ris_nmol], y[S.bp_buried_ris_nmol], k_bury, k_res,
-        p.bp_k_desorb * p.aln_affinity / p.ris_affinity, p.ris_f_bone)
-    dy[S.bp_surface_zol_nmol], dy[S.bp_buried_zol_nmol] = _bp_pools(
-        y[S.bp_surface_zol_nmol], y[S.bp_buried_zol_nmol], k_bury, k_res,
-        p.bp_k_desorb * p.aln_affinity / p.zol_affinity, p.zol_f_bone)
+    # plasma drug binds to bone where bone is remodelling (OURS_BP_UPTAKE): the uptake
+    # rate scales with the remodelling surface; the renal rate does not
+    surf = p.bp_uptake_floor + (1.0 - p.bp_uptake_floor) * (
+        p.bp_uptake_ob_frac * ob_rel + (1.0 - p.bp_uptake_ob_frac) * oc_rel)
+    k_up = p.bp_k_plasma * surf
+    for d_p, d_s, d_b, k_des, f_b in (
+            (S.bp_plasma_aln_nmol, S.bp_surface_aln_nmol, S.bp_buried_aln_nmol,
+             p.bp_k_desorb, p.aln_f_bone),
+            (S.bp_plasma_iba_nmol, S.bp_surface_iba_nmol, S.bp_buried_iba_nmol,
+             p.bp_k_desorb * p.aln_affinity / p.iba_affinity, p.iba_f_bone),
+            (S.bp_plasma_ris_nmol, S.bp_surface_ris_nmol, S.bp_buried_ris_nmol,
+             p.bp_k_desorb * p.aln_affinity / p.ris_affinity, p.ris_f_bone),
+            (S.bp_plasma_zol_nmol, S.bp_surface_zol_nmol, S.bp_buried_zol_nmol,
+             p.bp_k_desorb * p.aln_affinity / p.zol_affinity, p.zol_f_bone)):
+        dy[d_p], dy[d_s], dy[d_b] = _bp_pools(
+            y[d_p], y[d_s], y[d_b], k_bury, k_res, k_des, k_up * f_b,
+            p.bp_k_plasma * (1.0 - f_b))
     dy[S.raloxifene_body_ug] = -p.ral_k_el * y[S.raloxifene_body_ug]
     dy[S.romosozumab_sc_ng] = -p.romo_ka * y[S.romosozumab_sc_ng]
     dy[S.romosozumab_central_ng] = p.romo_ka * y[S.romosozumab_sc_ng] - (
         p.romo_cl_ml_h / p.romo_v_ml) * y[S.romosozumab_central_ng]
     dy[S.wnt_adaptation] = p.wnt_k_adapt * (wnt - wnt_adapt)
     dy[S.pth_adapted_pmol_l] = p.k_pth_adapt * (pth_c - y[S.pth_adapted_pmol_l])
+    dy[S.rankl_pth_lineage] = p.k_rankl_pth_lineage * (obm * obm_rankl_share / p.ob0 - obm_l)
     dy[S.osteoblasts_modeling] = p.k_obm_out * (
         p.ob0 * (wnt_drive + pth_drive) - obm)
     # --- magnesium ---

@@ -111,10 +111,13 @@ def _resorption_activity(y: np.ndarray, record: np.void) -> np.ndarray:
 
 def bp_activity(y: np.ndarray, record: np.void) -> np.ndarray:
     """Resorbing activity per osteoclast left by surface-bound bisphosphonate (1 = none)."""
-    bp = sum(float(record[f"{d}_potency"])
-             * np.maximum(y[..., getattr(S, f"bp_surface_{d}_nmol")], 0.0)
-             for d in ("aln", "iba", "ris", "zol"))
-    return 1.0 - float(record["bp_act_imax"]) * bp / (bp + float(record["bp_ec50_nmol"]))
+    amounts = {d: float(record[f"{d}_potency"])
+               * np.maximum(y[..., getattr(S, f"bp_surface_{d}_nmol")], 0.0)
+               for d in ("aln", "iba", "ris", "zol")}
+    bp = sum(amounts.values())
+    weighted = bp + (float(record["zol_efficacy"]) - 1.0) * amounts["zol"]
+    occ = weighted / (bp + float(record["bp_ec50_nmol"]))
+    return np.maximum(1.0 - float(record["bp_act_imax"]) * occ, 0.0)
 
 
 def compute_outputs(
