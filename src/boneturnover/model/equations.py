@@ -293,6 +293,16 @@ def _hill(x, ec50, gam):
 
 
 @nb.njit(cache=True, inline="always")
+def bp_occupancy(total, zol, zol_efficacy, ec50):
+    """Bisphosphonate occupancy weighted by each drug's maximal effect (alendronate = 1).
+
+    ``total`` is the potency-weighted surface amount of all bisphosphonates and ``zol``
+    zoledronate's part of it (nmol); floats or arrays.
+    """
+    return (total + (zol_efficacy - 1.0) * zol) / (total + ec50)
+
+
+@nb.njit(cache=True, inline="always")
 def _bp_pools(plasma, surface, buried, k_bury, k_res, k_des, k_uptake, k_renal):
     """Derivatives of one bisphosphonate's plasma, surface and buried pools (nmol/h).
 
@@ -429,9 +439,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     s_iba = p.iba_potency * max(y[S.bp_surface_iba_nmol], 0.0)
     s_ris = p.ris_potency * max(y[S.bp_surface_ris_nmol], 0.0)
     s_zol = p.zol_potency * max(y[S.bp_surface_zol_nmol], 0.0)
-    bp = s_aln + s_iba + s_ris + s_zol
-    # occupancy weighted by each drug's maximal effect relative to alendronate's
-    bp_occ = (s_aln + s_iba + s_ris + p.zol_efficacy * s_zol) / (bp + p.bp_ec50_nmol)
+    bp_occ = bp_occupancy(s_aln + s_iba + s_ris + s_zol, s_zol, p.zol_efficacy, p.bp_ec50_nmol)
     # resorbing activity per osteoclast (FPPS inhibition: no ruffled border; OURS_BP_ACT);
     # 1 without drug, so the published model is unchanged
     bp_act = max(1.0 - p.bp_act_imax * bp_occ, 0.0)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..units import convert
-from .equations import S
+from .equations import S, bp_occupancy
 
 __all__ = ["OutputDef", "OUTPUTS", "calibration", "compute_outputs", "output_table"]
 
@@ -114,9 +114,9 @@ def bp_activity(y: np.ndarray, record: np.void) -> np.ndarray:
     amounts = {d: float(record[f"{d}_potency"])
                * np.maximum(y[..., getattr(S, f"bp_surface_{d}_nmol")], 0.0)
                for d in ("aln", "iba", "ris", "zol")}
-    bp = sum(amounts.values())
-    weighted = bp + (float(record["zol_efficacy"]) - 1.0) * amounts["zol"]
-    occ = weighted / (bp + float(record["bp_ec50_nmol"]))
+    # the same formula as the equations (plain NumPy here: no compilation per array shape)
+    occ = bp_occupancy.py_func(sum(amounts.values()), amounts["zol"],
+                               float(record["zol_efficacy"]), float(record["bp_ec50_nmol"]))
     return np.maximum(1.0 - float(record["bp_act_imax"]) * occ, 0.0)
 
 
