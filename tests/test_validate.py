@@ -35,7 +35,8 @@ def test_validate_prints_every_check(capsys):
 
 
 # Drug checks that pass today (regression guard). The misses reported by
-# `boneturnover validate` (FRAME spine BMD, SWAN early/late ratio, four magnesium checks)
+# `boneturnover validate` (FRAME spine BMD, HORIZON P1NP at 12 months, SWAN early/late
+# ratio, four magnesium checks)
 # are listed in the closing notes and docs, not asserted away.
 @pytest.mark.parametrize("check_id", [
     "freedom_ctx_1mo", "freedom_ls_bmd_36mo", "horizon_ls_bmd_36mo", "more_ls_bmd_36mo",

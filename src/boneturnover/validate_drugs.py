@@ -72,6 +72,7 @@ PUBLISHED: dict[str, list[tuple[float, str, float, str]]] = {
     "denosumab": [(30, "ctx_ng_l", -86.0, "FREEDOM CTX-I 1 mo"),
                   (1096, "bmd_spine_g_cm2", 9.2, "FREEDOM LS BMD 36 mo")],
     "zoledronate": [(365, "ctx_ng_l", -59.0, "HORIZON CTX-I 12 mo (calibration)"),
+                    (365, "p1np_ug_l", -58.0, "HORIZON P1NP 12 mo"),
                     (1096, "bmd_spine_g_cm2", 6.7, "HORIZON LS BMD 36 mo")],
     "raloxifene": [(1096, "bmd_spine_g_cm2", 2.6, "MORE LS BMD 36 mo")],
     "teriparatide": [(639, "bmd_spine_g_cm2", 9.7, "FPT LS BMD 21 mo")],
@@ -200,6 +201,10 @@ def _build() -> tuple[Check, ...]:
         ("horizon_ls_bmd_36mo", "zoledronate 5 mg yearly: lumbar spine BMD at 36 months",
          "Black DM et al. (HORIZON-PFT) N Engl J Med 2007;356:1809-1822", 6.7, "zoledronate",
          1096, "bmd_spine_g_cm2"),
+        ("horizon_p1np_12mo", "zoledronate 5 mg yearly: P1NP at 12 months (the formation "
+         "suppression that sets the BMD gain of years 2-3; CTX-I at 12 months is calibrated)",
+         "Delmas PD et al. (HORIZON-PFT markers) J Bone Miner Res 2009;24:1544-1551", -58.0,
+         "zoledronate", 365, "p1np_ug_l"),
         ("more_ls_bmd_36mo", "raloxifene 60 mg daily: lumbar spine BMD at 36 months "
          "(MORE BMD also set bmd_spine_est_gamma: not independent)",
          "Ettinger B et al. (MORE) JAMA 1999;282:637-645", 2.6, "raloxifene", 1096,

@@ -644,16 +644,23 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     obm_rel = obm / p.ob0
     # spine: remodelling balance (formation by active osteoblasts vs resorption of the
     # bone present) plus modelling-based formation on quiescent surfaces (ours)
+    # remodelling space (OURS_RS): the osteoclastic resorption rate averaged over the
+    # remodelling period, relative to the premenopausal reference; each unit of it is bone excavated
+    # and not yet refilled, so measured BMD moves opposite to it (the remodelling transient)
+    res_rel = oc_eqn * moc_eff / p.t13  # osteoclastic resorption rate (CTX-I basis), 1 at ref
+    d_rs = p.k_remodelling_space * (res_rel - y[S.remodelling_space_rel])
+    dy[S.remodelling_space_rel] = d_rs
     dy[S.bmd_spine_rel] = p.k_bmd_spine * (
         ob_rel**p.bmd_spine_ob_gamma * est_b**p.bmd_spine_est_gamma
         - oc_rel**p.bmd_spine_oc_gamma * y[S.bmd_spine_rel]
-    ) + p.k_bmd_modeling * obm_rel
+    ) + p.k_bmd_modeling * obm_rel - p.bmd_spine_remodelling_space * d_rs
     dy[S.bmd_spine_denfit_rel] = p.k_bmd_spine_den * (
         ob_rel**p.bmd_ob_gamma - oc_rel**p.bmd_spine_den_oc_gamma * y[S.bmd_spine_denfit_rel]
     )
     dy[S.bmd_hip_rel] = p.k_bmd_hip * (
         ob_rel**p.bmd_ob_gamma - oc_rel**p.bmd_hip_oc_gamma * y[S.bmd_hip_rel]
-    ) + p.k_bmd_modeling * p.bmd_modeling_hip_frac * obm_rel
+    ) + p.k_bmd_modeling * p.bmd_modeling_hip_frac * obm_rel - (
+        p.bmd_hip_remodelling_space * d_rs)
     dy[S.rankl] = (
         kin_l - p.k_rankl_out * rankl - p.k_opg_on * opg * rankl + p.k_opg_off * n
         - p.k_rank_on * rnk * rankl + p.k_rank_off * m - p.k_den_rankl * den_pm * rankl
