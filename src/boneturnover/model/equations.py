@@ -642,14 +642,15 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     ob_rel = ob / p.ob0
     oc_rel = bp_act * oc / p.oc0  # resorbing osteoclasts (bisphosphonate-inactivated excluded)
     obm_rel = obm / p.ob0
-    # spine: remodelling balance (formation by active osteoblasts vs resorption of the
-    # bone present) plus modelling-based formation on quiescent surfaces (ours)
     # remodelling space (OURS_RS): the osteoclastic resorption rate averaged over the
-    # remodelling period, relative to the premenopausal reference; each unit of it is bone excavated
-    # and not yet refilled, so measured BMD moves opposite to it (the remodelling transient)
+    # remodelling period, relative to the premenopausal reference. It is bone excavated
+    # and not yet refilled, so measured BMD moves opposite to it (the remodelling
+    # transient); its weights bmd_*_remodelling_space are 0 (off) by default
     res_rel = oc_eqn * moc_eff / p.t13  # osteoclastic resorption rate (CTX-I basis), 1 at ref
     d_rs = p.k_remodelling_space * (res_rel - y[S.remodelling_space_rel])
     dy[S.remodelling_space_rel] = d_rs
+    # spine: remodelling balance (formation by active osteoblasts vs resorption of the
+    # bone present) plus modelling-based formation on quiescent surfaces (ours)
     dy[S.bmd_spine_rel] = p.k_bmd_spine * (
         ob_rel**p.bmd_spine_ob_gamma * est_b**p.bmd_spine_est_gamma
         - oc_rel**p.bmd_spine_oc_gamma * y[S.bmd_spine_rel]
