@@ -67,20 +67,46 @@ YEARS = {"teriparatide": 1.8, "teriparatide_denosumab": 0.6,
          "alendronate_then_teriparatide": 2.6, "denosumab": 10.0, "zoledronate": 9.0,
          "zoledronate_6y_pause": 9.0}
 
-#: Published points overlaid on the plots: drug -> list of (day, column, change %, label).
+#: Trial endpoints checked by `boneturnover validate` (placebo-adjusted change at a day)
+#: and overlaid on the plots: (check id, description, source, published change %, regimen,
+#: day, output column, plot label).
+TRIAL_ENDPOINTS: tuple[tuple[str, str, str, float, str, int, str, str], ...] = (
+    ("freedom_ctx_1mo", "denosumab 60 mg q6m: CTX-I at 1 month (placebo-adjusted)",
+     "Cummings SR et al. (FREEDOM) N Engl J Med 2009;361:756-765", -86.0, "denosumab",
+     30, "ctx_ng_l", "FREEDOM CTX-I 1 mo"),
+    ("freedom_ls_bmd_36mo", "denosumab 60 mg q6m: lumbar spine BMD at 36 months",
+     "Cummings SR et al. (FREEDOM) N Engl J Med 2009", 9.2, "denosumab", 1096,
+     "bmd_spine_g_cm2", "FREEDOM LS BMD 36 mo"),
+    ("horizon_ls_bmd_36mo", "zoledronate 5 mg yearly: lumbar spine BMD at 36 months",
+     "Black DM et al. (HORIZON-PFT) N Engl J Med 2007;356:1809-1822", 6.7, "zoledronate",
+     1096, "bmd_spine_g_cm2", "HORIZON LS BMD 36 mo"),
+    ("horizon_p1np_12mo", "zoledronate 5 mg yearly: P1NP at 12 months (the formation "
+     "suppression that sets the BMD gain of years 2-3; CTX-I at 12 months is calibrated)",
+     "Delmas PD et al. (HORIZON-PFT markers) J Bone Miner Res 2009;24:1544-1551", -58.0,
+     "zoledronate", 365, "p1np_ug_l", "HORIZON P1NP 12 mo"),
+    ("more_ls_bmd_36mo", "raloxifene 60 mg daily: lumbar spine BMD at 36 months "
+     "(MORE BMD also set bmd_spine_est_gamma: not independent)",
+     "Ettinger B et al. (MORE) JAMA 1999;282:637-645", 2.6, "raloxifene", 1096,
+     "bmd_spine_g_cm2", "MORE LS BMD 36 mo"),
+    ("fpt_ls_bmd_21mo", "teriparatide 20 ug daily: lumbar spine BMD at 21 months "
+     "(calibrated k_bmd_modeling: not independent)",
+     "Neer RM et al. (FPT) N Engl J Med 2001;344:1434-1441", 9.7, "teriparatide", 639,
+     "bmd_spine_g_cm2", "FPT LS BMD 21 mo"),
+    ("frame_ls_bmd_12mo", "romosozumab 210 mg monthly: lumbar spine BMD at 12 months",
+     "Cosman F et al. (FRAME) N Engl J Med 2016;375:1532-1543", 13.3, "romosozumab", 365,
+     "bmd_spine_g_cm2", "FRAME LS BMD 12 mo"),
+)
+
+#: Published points overlaid on the plots: drug -> list of (day, column, change %, label):
+#: the trial endpoints above plus the marker values the potencies are calibrated to.
 PUBLISHED: dict[str, list[tuple[float, str, float, str]]] = {
-    "denosumab": [(30, "ctx_ng_l", -86.0, "FREEDOM CTX-I 1 mo"),
-                  (1096, "bmd_spine_g_cm2", 9.2, "FREEDOM LS BMD 36 mo")],
-    "zoledronate": [(365, "ctx_ng_l", -59.0, "HORIZON CTX-I 12 mo (calibration)"),
-                    (365, "p1np_ug_l", -58.0, "HORIZON P1NP 12 mo"),
-                    (1096, "bmd_spine_g_cm2", 6.7, "HORIZON LS BMD 36 mo")],
-    "raloxifene": [(1096, "bmd_spine_g_cm2", 2.6, "MORE LS BMD 36 mo")],
-    "teriparatide": [(639, "bmd_spine_g_cm2", 9.7, "FPT LS BMD 21 mo")],
-    "romosozumab": [(365, "bmd_spine_g_cm2", 13.3, "FRAME LS BMD 12 mo")],
+    "zoledronate": [(365, "ctx_ng_l", -59.0, "HORIZON CTX-I 12 mo (calibration)")],
     "alendronate": [(84, "ctx_ng_l", -75.0, "TRIO CTX-I 12 wk (calibration)")],
     "ibandronate": [(84, "ctx_ng_l", -70.0, "TRIO CTX-I 12 wk (calibration)")],
     "risedronate": [(84, "ctx_ng_l", -55.0, "TRIO CTX-I 12 wk (calibration)")],
 }
+for _cid, _desc, _src, _val, _name, _day, _col, _label in TRIAL_ENDPOINTS:
+    PUBLISHED.setdefault(_name, []).append((_day, _col, _val, _label))
 
 
 @run_cache
@@ -191,36 +217,10 @@ def trio_responders_pooled() -> float:
 
 def _build() -> tuple[Check, ...]:
     _check = Check
-    trial = [
-        ("freedom_ctx_1mo", "denosumab 60 mg q6m: CTX-I at 1 month (placebo-adjusted)",
-         "Cummings SR et al. (FREEDOM) N Engl J Med 2009;361:756-765", -86.0, "denosumab",
-         30, "ctx_ng_l"),
-        ("freedom_ls_bmd_36mo", "denosumab 60 mg q6m: lumbar spine BMD at 36 months",
-         "Cummings SR et al. (FREEDOM) N Engl J Med 2009", 9.2, "denosumab", 1096,
-         "bmd_spine_g_cm2"),
-        ("horizon_ls_bmd_36mo", "zoledronate 5 mg yearly: lumbar spine BMD at 36 months",
-         "Black DM et al. (HORIZON-PFT) N Engl J Med 2007;356:1809-1822", 6.7, "zoledronate",
-         1096, "bmd_spine_g_cm2"),
-        ("horizon_p1np_12mo", "zoledronate 5 mg yearly: P1NP at 12 months (the formation "
-         "suppression that sets the BMD gain of years 2-3; CTX-I at 12 months is calibrated)",
-         "Delmas PD et al. (HORIZON-PFT markers) J Bone Miner Res 2009;24:1544-1551", -58.0,
-         "zoledronate", 365, "p1np_ug_l"),
-        ("more_ls_bmd_36mo", "raloxifene 60 mg daily: lumbar spine BMD at 36 months "
-         "(MORE BMD also set bmd_spine_est_gamma: not independent)",
-         "Ettinger B et al. (MORE) JAMA 1999;282:637-645", 2.6, "raloxifene", 1096,
-         "bmd_spine_g_cm2"),
-        ("fpt_ls_bmd_21mo", "teriparatide 20 ug daily: lumbar spine BMD at 21 months "
-         "(calibrated k_bmd_modeling: not independent)",
-         "Neer RM et al. (FPT) N Engl J Med 2001;344:1434-1441", 9.7, "teriparatide", 639,
-         "bmd_spine_g_cm2"),
-        ("frame_ls_bmd_12mo", "romosozumab 210 mg monthly: lumbar spine BMD at 12 months",
-         "Cosman F et al. (FRAME) N Engl J Med 2016;375:1532-1543", 13.3, "romosozumab", 365,
-         "bmd_spine_g_cm2"),
-    ]
     checks = [
         _check(cid, desc, src, f"{val:+.1f} % (+/-25 %)", *_band(val), "%",
                _trial(name, day, col))
-        for cid, desc, src, val, name, day, col in trial
+        for cid, desc, src, val, name, day, col, _label in TRIAL_ENDPOINTS
     ]
     checks.append(_check(
         "freedom_ext_ls_bmd_10y", "denosumab 10 years: lumbar spine BMD change from baseline "
