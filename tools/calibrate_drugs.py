@@ -44,7 +44,7 @@ REGIMENS = {
 NAMES = ("bp_emax", "iba_potency", "ris_potency", "zol_potency")
 #: Set, not fitted: weekly alendronate puts about 900 nmol/week on bone surfaces
 #: (70 mg x 0.64% x 50%).
-FIXED = {"bp_ec50_nmol": 1000.0, "bp_k_bury": 2.0e-4, "bp_k_desorb": 3.0e-4}
+FIXED = {"bp_ec50_nmol": 600.0, "bp_k_bury": 2.0e-4, "bp_k_desorb": 3.0e-4}
 
 
 def ctx_change(params: dict[str, float], drug: str, days: list[float]) -> np.ndarray:
@@ -71,7 +71,7 @@ def main() -> None:
     if args:
         FIXED.update(json.loads(args[0]))
     print("fixed:", FIXED)
-    x0 = np.log([2.0, 1.3, 0.5, 10.0])
+    x0 = np.log([2.0, 1.0, 0.3, 0.1])
     fit = least_squares(residuals, x0, diff_step=0.05, max_nfev=60)
     fitted = {}
     for name, value in zip(NAMES, np.exp(fit.x), strict=True):

@@ -3,7 +3,9 @@
 Data: tests/reference/ (see PROVENANCE.md). Where our model deliberately differs
 (age clock, ageing of formation), the comparison stops before the difference matters;
 our bounded matrix TGF-beta pool (``tgfb_matrix_gamma``) and the osteocyte share of
-RANKL (``rankl_osteocyte_frac``) are switched off (0 is the published model).
+RANKL (``rankl_osteocyte_frac``) are switched off (0 is the published model), and the
+re-calibrated osteoblast apoptosis exponent (``ob_apop_tgfb_gamma``) is set back to the
+published fit.
 """
 
 from pathlib import Path
@@ -16,8 +18,9 @@ from boneturnover.model.equations import S
 from boneturnover.model.system import BoneModel, EventTable
 
 REF = Path(__file__).parents[1] / "reference"
-#: Our extensions switched off: the published model's structure.
-PUBLISHED = {"tgfb_matrix_gamma": 0.0, "rankl_osteocyte_frac": 0.0}
+#: Our extensions switched off and our re-calibration undone: the published model.
+PUBLISHED = {"tgfb_matrix_gamma": 0.0, "rankl_osteocyte_frac": 0.0,
+             "ob_apop_tgfb_gamma": 2.92375}
 
 
 def _published(rec: np.ndarray) -> None:

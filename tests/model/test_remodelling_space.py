@@ -34,8 +34,8 @@ def test_without_balance_terms_bmd_moves_only_with_the_remodelling_space():
     """
     m = get_model()
     rec = m.records(1)
-    rs = 0.01  # off (0) by default: docs/DRUGS_MODEL.md, session 7
-    rec["bmd_spine_remodelling_space"] = rs
+    rs = float(rec["bmd_spine_remodelling_space"][0])
+    assert rs > 0.0
     y = _denosumab_run(rec, k_bmd_spine=0.0, k_bmd_modeling=0.0)
     space = y[:, S.remodelling_space_rel]
     bmd = y[:, S.bmd_spine_rel]
@@ -49,12 +49,13 @@ def test_without_balance_terms_bmd_moves_only_with_the_remodelling_space():
     assert space[-1] > space[low] + 0.5 * (space[0] - space[low])
 
 
-def test_default_model_has_no_remodelling_space_term():
-    """Off by default, spine and hip (docs/DRUGS_MODEL.md, session 7)."""
+def test_default_model_has_the_remodelling_space_on_spine_and_hip():
+    """On since session 8: spine 1 % of BMD, the hip half of it (docs/DRUGS_MODEL.md)."""
     m = get_model()
     rec = m.records(1)
-    assert float(rec["bmd_spine_remodelling_space"][0]) == 0.0
-    assert float(rec["bmd_hip_remodelling_space"][0]) == 0.0
+    spine = float(rec["bmd_spine_remodelling_space"][0])
+    hip = float(rec["bmd_hip_remodelling_space"][0])
+    assert 0.0 < hip < spine
 
 
 def test_remodelling_space_is_at_its_reference_before_any_drug():
