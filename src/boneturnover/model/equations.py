@@ -14,7 +14,9 @@ published implementation, all deliberate and documented in ``docs/MODEL.md``:
 * the denosumab nonlinear clearance uses max(C, 0), so concentrations do not go
   negative after the drug is gone;
 * the latent (matrix) TGF-beta pool is bounded (``tgfb_matrix_gamma``; 0 restores the
-  published model).
+  published model);
+* the osteoblast apoptosis exponent ``ob_apop_tgfb_gamma`` is re-calibrated (4, the
+  published fit is 2.92375) so formation follows suppressed resorption as in the trials.
 
 Parameters arrive as one NumPy structured record (see :func:`record_dtype`),
 whose fields are the spec's parameters, per-subject covariates and quantities
@@ -645,7 +647,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # remodelling space (OURS_RS): the osteoclastic resorption rate averaged over the
     # remodelling period, relative to the premenopausal reference. It is bone excavated
     # and not yet refilled, so measured BMD moves opposite to it (the remodelling
-    # transient); its weights bmd_*_remodelling_space are 0 (off) by default
+    # transient), weighted by bmd_*_remodelling_space
     res_rel = oc_eqn * moc_eff / p.t13  # osteoclastic resorption rate (CTX-I basis), 1 at ref
     d_rs = p.k_remodelling_space * (res_rel - y[S.remodelling_space_rel])
     dy[S.remodelling_space_rel] = d_rs
