@@ -46,7 +46,7 @@ def test_validate_prints_every_check(capsys):
     "b32_den_vs_zol_bmd", "b35_ral_smaller", "b35_ral_slower", "b36_teri_p1np_early",
     "b36_teri_ctx_later", "b36_teri_p1np_10ug", "b36_teri_plus_den", "b36_after_bp",
     "b37_romo_p1np_1mo", "b37_romo_p1np_3mo", "b37_romo_p1np_6mo", "b37_romo_ctx_low",
-    "b31_den_ctx_days", "b31_den_sustained",
+    "b31_den_ctx_days", "b31_den_sustained", "b31_den_p1np_nadir",
     "b31_den_p1np_no_early_rise", "b27_zol_pause", "b27_zol_pause_small_rise",
     "b23_ibandronate_ctx_beyond_lsc", "b23_alendronate_p1np_beyond_lsc",
     "b23_responders_pooled", "b21_resorption_nadir", "b26_zol_further_resorption",
