@@ -305,6 +305,19 @@ def bp_occupancy(total, zol, zol_efficacy, ec50):
 
 
 @nb.njit(cache=True, inline="always")
+def resorption_activity(oc, rank_rankl, bp_act, oc_gamma, oc50, moc_ratio0, moc_gamma):
+    """Osteoclastic bone resorption per unit of its maximal rate (PR2010; floats or arrays).
+
+    A Hill function of osteoclast number (``oc``, pmol/L) times RANK-RANKL signalling per
+    osteoclast (``(rank_rankl / oc) / moc_ratio0`` to ``moc_gamma``), times the activity
+    per osteoclast left by bisphosphonate (``bp_act``, 1 without drug). The bone calcium
+    release, the remodelling space and CTX-I all follow it.
+    """
+    hill = oc**oc_gamma / (oc**oc_gamma + oc50**oc_gamma)
+    return bp_act * hill * ((rank_rankl / oc) / moc_ratio0) ** moc_gamma
+
+
+@nb.njit(cache=True, inline="always")
 def _bp_pools(plasma, surface, buried, k_bury, k_res, k_des, k_uptake, k_renal):
     """Derivatives of one bisphosphonate's plasma, surface and buried pools (nmol/h).
 
@@ -447,12 +460,9 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     bp_act = max(1.0 - p.bp_act_imax * bp_occ, 0.0)
 
     # --- bone calcium release (resorption) and uptake -------------------------------
-    g = p.j14_oc_gamma
-    oc_eqn = bp_act * p.j14_oc_max * oc**g / (oc**g + p.j14oc50**g)
-    moc_eff = ((m / oc) / p.moc_ratio0) ** p.rank_rankl_oc_gamma
-    j14 = p.t13 * p.q0 * (1.0 - p.frac_resorption_oc) + oc_eqn * p.q0 * (
-        p.frac_resorption_oc * moc_eff
-    )
+    res_oc = p.j14_oc_max * resorption_activity(
+        oc, m, bp_act, p.j14_oc_gamma, p.j14oc50, p.moc_ratio0, p.rank_rankl_oc_gamma)
+    j14 = p.t13 * p.q0 * (1.0 - p.frac_resorption_oc) + res_oc * p.q0 * p.frac_resorption_oc
     j41 = 0.464 * j14  # molar P/Ca ratio of hydroxyapatite
     j15 = p.t15 * y[S.plasma_ca_mmol] * (
         1.0 - p.frac_uptake_hap + p.frac_uptake_hap * y[S.hydroxyapatite]
@@ -648,7 +658,7 @@ def rhs(t, y, p, dy):  # noqa: C901 - the model is one system of equations
     # remodelling period, relative to the premenopausal reference. It is bone excavated
     # and not yet refilled, so measured BMD moves opposite to it (the remodelling
     # transient), weighted by bmd_*_remodelling_space
-    res_rel = oc_eqn * moc_eff / p.t13  # osteoclastic resorption rate (CTX-I basis), 1 at ref
+    res_rel = res_oc / p.t13  # osteoclastic resorption rate (CTX-I basis), 1 at ref
     d_rs = p.k_remodelling_space * (res_rel - y[S.remodelling_space_rel])
     dy[S.remodelling_space_rel] = d_rs
     # spine: remodelling balance (formation by active osteoblasts vs resorption of the

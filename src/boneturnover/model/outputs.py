@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..units import convert
-from .equations import S, bp_occupancy
+from .equations import S, bp_occupancy, resorption_activity
 
 __all__ = ["OutputDef", "OUTPUTS", "calibration", "compute_outputs", "output_table"]
 
@@ -96,17 +96,14 @@ OUTPUTS: tuple[OutputDef, ...] = _defs()
 def _resorption_activity(y: np.ndarray, record: np.void) -> np.ndarray:
     """Osteoclastic bone resorption (relative units), as in the model's bone calcium release.
 
-    Peterson & Riggs (2010): the osteoclast-dependent part of bone resorption is a Hill
-    function of osteoclast number times RANK-RANKL signalling per osteoclast
-    (``(M/OC / M0/OC0) ** MOCratioGam``). Collagen degradation products (CTX-I) follow
-    this rate, so they fall within hours of RANKL blockade while osteoclast number
-    (TRAP5b) falls over days.
+    Collagen degradation products (CTX-I) follow this rate, so they fall within hours of
+    RANKL blockade while osteoclast number (TRAP5b) falls over days.
     """
-    oc = np.maximum(y[..., S.osteoclasts], 1e-300)
-    g = float(record["j14_oc_gamma"])
-    hill = oc**g / (oc**g + float(record["j14oc50"]) ** g)
-    per_oc = np.maximum(y[..., S.rank_rankl], 0.0) / oc / float(record["moc_ratio0"])
-    return bp_activity(y, record) * hill * per_oc ** float(record["rank_rankl_oc_gamma"])
+    # the equations' formula (plain NumPy here: no compilation per array shape)
+    return resorption_activity.py_func(
+        np.maximum(y[..., S.osteoclasts], 1e-300), np.maximum(y[..., S.rank_rankl], 0.0),
+        bp_activity(y, record), float(record["j14_oc_gamma"]), float(record["j14oc50"]),
+        float(record["moc_ratio0"]), float(record["rank_rankl_oc_gamma"]))
 
 
 def bp_activity(y: np.ndarray, record: np.void) -> np.ndarray:
