@@ -225,7 +225,7 @@ def _build() -> tuple[Check, ...]:
     checks.append(_check(
         "freedom_ext_ls_bmd_10y", "denosumab 10 years: lumbar spine BMD change from baseline "
         "(not placebo-adjusted: the extension had no placebo arm; the untreated model woman "
-        "loses about 1.3 %/year at 70, faster than trial placebo groups, so this match "
+        "loses about 1.3 %/year at 70, faster than trial placebo groups, so this value "
         "partly rests on that loss)",
         "Bone HG et al. (FREEDOM extension) Lancet Diabetes Endocrinol 2017;5:513-523: "
         "+21.7 % at 10 years", "+21.7 % (+/-25 %)", *_band(21.7), "%",

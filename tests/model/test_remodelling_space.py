@@ -62,7 +62,6 @@ def test_remodelling_space_is_at_its_reference_before_any_drug():
     """Premenopausal steady state: the relative space equals the relative resorption (1)."""
     m = get_model()
     rec = m.records(1)
-    rec["bmd_spine_remodelling_space"] = 0.01
     y0, status = m.prepare(rec)
     assert status[0] == 0
     assert y0[0, S.remodelling_space_rel] == pytest.approx(1.0, abs=0.02)
