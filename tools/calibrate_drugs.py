@@ -11,7 +11,7 @@ zoledronate relative to alendronate, for a woman aged 70 with menopause at 51
 The skeletal pool rates and ``bp_ec50_nmol`` are set (see FIXED), not fitted:
 ``bp_k_resorb`` from skeletal turnover (about 10 %/year), ``bp_k_bury``,
 ``bp_k_desorb`` and ``bp_ec50_nmol`` by hand against the time course (seed:B21, B26,
-B27; see docs/DRUGS_MODEL.md). ``python tools/calibrate_drugs.py '{"bp_k_bury": 2e-4}'``
+B27; see docs/CALIBRATION.md). ``python tools/calibrate_drugs.py '{"bp_k_bury": 2e-4}'``
 refits with other fixed values.
 
 BMD endpoints are not used here: `boneturnover validate` checks them as predictions.
@@ -19,7 +19,7 @@ Run: ``python tools/calibrate_drugs.py`` (about 10 s); it prints the fitted valu
 which are then written into ``model/library/drugs.toml`` by hand with this provenance.
 With ``--validate`` it then runs every ``boneturnover validate`` check with the fixed
 and fitted values together (as ``boneturnover validate --set ...`` would) and prints
-the failing checks: how a model variant was measured in docs/DRUGS_MODEL.md.
+the failing checks (how a model variant is measured; docs/CALIBRATION.md).
 """
 
 from __future__ import annotations
@@ -30,17 +30,11 @@ import sys
 import numpy as np
 from scipy.optimize import least_squares
 
-from boneturnover.scenario import scenario_from_dict
-from boneturnover.simulate import simulate
-from boneturnover.validate import run_validation
+import boneturnover as bt
+from boneturnover.validation import run_definitions, run_validation
 
-PATIENT = {"age": 70, "menopause_age": 51}
-REGIMENS = {
-    "aln": {"compartment": "alendronate_oral", "amount": "70 mg", "every": "1 wk"},
-    "iba": {"compartment": "ibandronate_oral", "amount": "150 mg", "every": "1 mo"},
-    "ris": {"compartment": "risedronate_oral", "amount": "35 mg", "every": "1 wk"},
-    "zol": {"compartment": "zoledronate_iv", "amount": "5 mg", "every": "1 a"},
-}
+#: The trial woman of the validation runs (aged 70, menopause at 51).
+PATIENT = dict(run_definitions()["untreated"]["patient"])
 NAMES = ("bp_emax", "iba_potency", "ris_potency", "zol_potency")
 #: Set, not fitted: weekly alendronate puts about 900 nmol/week on bone surfaces
 #: (70 mg x 0.64% x 50%).
@@ -48,21 +42,22 @@ FIXED = {"bp_ec50_nmol": 600.0, "bp_k_bury": 2.0e-4, "bp_k_desorb": 3.0e-4}
 
 
 def ctx_change(params: dict[str, float], drug: str, days: list[float]) -> np.ndarray:
+    """Placebo-adjusted CTX-I change (%) on the named regimen ``drug`` at ``days``."""
     base = {"years": 1.01, "output_every": "1 d", "patient": PATIENT, "parameters": params}
-    u = simulate(scenario_from_dict(base)).frame
-    t = simulate(scenario_from_dict({**base, "dose": [REGIMENS[drug]]})).frame
+    u = bt.simulate(bt.scenario_from_dict(base)).frame
+    t = bt.simulate(bt.scenario_from_dict({**base, "regimen": drug})).frame
     idx = [int(round(d)) for d in days]
     return 100.0 * (t["ctx_ng_l"].to_numpy()[idx] / u["ctx_ng_l"].to_numpy()[idx] - 1.0)
 
 
 def residuals(x: np.ndarray) -> np.ndarray:
     p = dict(zip(NAMES, np.exp(x), strict=True)) | FIXED
-    aln = ctx_change(p, "aln", [84])
+    aln = ctx_change(p, "alendronate", [84])
     return np.array([
         (aln[0] + 75.0) / 5.0,
-        (ctx_change(p, "iba", [84])[0] + 70.0) / 5.0,
-        (ctx_change(p, "ris", [84])[0] + 55.0) / 5.0,
-        (ctx_change(p, "zol", [364])[0] + 59.0) / 5.0,
+        (ctx_change(p, "ibandronate", [84])[0] + 70.0) / 5.0,
+        (ctx_change(p, "risedronate", [84])[0] + 55.0) / 5.0,
+        (ctx_change(p, "zoledronate", [364])[0] + 59.0) / 5.0,
     ])
 
 

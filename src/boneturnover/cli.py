@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "boneturnover.model.commands",
     "boneturnover.clinical.commands",
     "boneturnover.drugs.commands",
+    "boneturnover.validation.commands",
+    "boneturnover.knowledge.commands",
 )
 
 
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Bone turnover in postmenopausal osteoporosis: mechanistic model and "
             "marker interpretation. Decision support and research software; bone "
-            "turnover markers cannot diagnose osteoporosis (seed:B18)."
+            "turnover markers cannot diagnose osteoporosis (Cheng et al. 2022, §3.2)."
         ),
     )
     parser.add_argument("--version", action="version", version=f"boneturnover {__version__}")

@@ -40,6 +40,7 @@ from typing import Any
 from .dosing import Dose, parse_duration_h
 from .drugs.treatments import Treatment, parse_treatments
 from .errors import ScenarioError
+from .knowledge.regimens import regimen
 from .model.spec import load_model
 from .units import DAYS_PER_YEAR
 
@@ -96,7 +97,7 @@ class Scenario:
 
 
 _TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose", "treatment",
-             "magnesium"}
+             "magnesium", "regimen"}
 _MAGNESIUM_KEYS = {"intake_mg_day"}
 _PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
                  "premenopausal_bmd_hip_g_cm2"}
@@ -184,8 +185,16 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     raw_doses = data.get("dose", [])
     if not isinstance(raw_doses, list):
         raise ScenarioError("dose entries must be written as [[dose]] tables")
-    for i, d in enumerate(raw_doses, start=1):
-        where = f"[[dose]] #{i}"
+    records = [(f"[[dose]] #{i}", d) for i, d in enumerate(raw_doses, start=1)]
+    names = data.get("regimen", [])
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ScenarioError(f"regimen = {data.get('regimen')!r}: expected a regimen name or a "
+                            "list of names (`boneturnover regimens`)")
+    for name in reversed(names):
+        records[:0] = [(f"regimen {name!r} dose #{i}", dict(d))
+                       for i, d in enumerate(regimen(name).dose, start=1)]
+    for where, d in records:
         if not isinstance(d, dict):
             raise ScenarioError(f"{where}: expected a table")
         _unknown(set(d), _DOSE_KEYS, where)

@@ -1,9 +1,8 @@
-"""CLI commands of the mechanistic model: demo, simulate, outputs, parameters, validate."""
+"""CLI commands of the mechanistic model: demo, simulate, outputs, parameters."""
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -28,16 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_outputs)
     p = sub.add_parser("parameters", help="list every model parameter with value, unit, source")
     p.set_defaults(func=_parameters)
-    p = sub.add_parser("validate", help="run the validation checks and print the report")
-    p.add_argument("--plots", default=None, metavar="DIR",
-                   help="also write one plot per drug (markers and spine BMD vs time, "
-                        "published points overlaid) into DIR")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   dest="overrides",
-                   help="replace a model parameter's value (in its unit, see `boneturnover "
-                        "parameters`) for every check; repeat for several. For sensitivity "
-                        "and calibration work: the bundled values are what is validated")
-    p.set_defaults(func=_validate)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -93,67 +82,15 @@ def _parameters(args: argparse.Namespace) -> int:
         sym = f" [{p.symbol}]" if p.symbol else ""
         print(f"{p.name:<28} {p.value:<14.6g} {p.unit:<10} {p.evidence:<12} {p.source}{sym}: "
               f"{p.meaning}")
+        if p.calibrated:
+            print(f"{'':<28} calibrated to: {'; '.join(p.calibrated_to)}")
+        if p.method:
+            print(f"{'':<28} method: {p.method}")
+    n_cal = sum(p.calibrated for p in spec.parameters)
+    print(f"\n{n_cal} of {len(spec.parameters)} parameters are calibrated (chosen to reproduce "
+          "the data named under 'calibrated to'; checks of those data are not independent, "
+          "see docs/CALIBRATION.md)")
     print("\nsources:")
     for key, text in spec.sources.items():
         print(f"  {key}: {text}")
     return 0
-
-
-def parse_overrides(items: list[str]) -> dict[str, float]:
-    """``["bp_emax=3.1", ...]`` -> ``{"bp_emax": 3.1}``; names checked against the model."""
-    from .spec import load_model
-
-    spec = load_model()
-    out: dict[str, float] = {}
-    for item in items:
-        name, sep, text = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set bp_emax=3.1")
-        if name not in spec.parameter_names:
-            raise InputError(f"--set {item!r}: {name!r} is not a model parameter; see "
-                             "`boneturnover parameters` for the list")
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not math.isfinite(value):
-            raise InputError(f"--set {item!r}: value {text.strip()!r} is not a finite "
-                             f"number; expected {name} as a number in unit "
-                             f"{spec.parameter(name).unit!r}")
-        if name in out:
-            raise InputError(f"--set {item!r}: {name} is already set to {out[name]:g}")
-        out[name] = value
-    return out
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from ..validate import format_table, overridden_model, run_validation
-    from .spec import load_model
-
-    overrides = parse_overrides(args.overrides)
-    if overrides:
-        spec = load_model()
-        print("parameters replaced (bundled value in brackets): " + ", ".join(
-            f"{k}={v:g} [{spec.parameter(k).value:g}]" for k, v in overrides.items()) + "\n")
-    with overridden_model(overrides):
-        results = run_validation()
-        print(format_table(results))
-        if args.plots:
-            _validation_plots(Path(args.plots))
-    sys.stdout.flush()
-    return 0 if all(r.passed for r in results) else 1
-
-
-def _validation_plots(folder: Path) -> None:
-    from ..plots import plot_drug_validation
-    from ..validate_drugs import PUBLISHED, drug_run, untreated_run
-
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--plots {str(folder)!r} is a file; expected a directory")
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("alendronate", "risedronate", "ibandronate", "zoledronate", "denosumab",
-                 "denosumab_stop", "raloxifene", "teriparatide", "romosozumab"):
-        path = plot_drug_validation(name, drug_run(name), untreated_run(),
-                                    PUBLISHED.get(name, []), folder / f"{name}.png")
-        print(f"plot written to {path}")
