@@ -18,8 +18,8 @@ import sys
 
 import boneturnover as bt
 from boneturnover.validation import Runs, checks
-from boneturnover.validation.runs import run_scenario
 from boneturnover.validation.measures import evaluate
+from boneturnover.validation.runs import run_scenario
 
 FIVE_YEARS_D = 5 * 365.25
 

@@ -86,21 +86,55 @@ __all__ = [
     "UnitError",
     "DataError",
     "SolverError",
-    *_LAZY,
+    "simulate",
+    "SimulationResult",
+    "Scenario",
+    "Patient",
+    "load_scenario",
+    "scenario_from_dict",
+    "load_model",
+    "ModelSpec",
+    "BoneModel",
+    "get_model",
+    "Status",
+    "regimen",
+    "regimens",
+    "marker_catalogue",
+    "marker_calibration",
+    "magnesium_reference",
+    "interpret",
+    "load_patient",
+    "load_fhir_bundle",
+    "load_cohort",
+    "interpret_cohort",
+    "Report",
+    "Finding",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from ._catalogues import magnesium_reference, marker_calibration, marker_catalogue
-    from .clinical.cohort import interpret_cohort
-    from .clinical.engine import interpret
-    from .clinical.io import load_cohort, load_fhir_bundle, load_patient
-    from .clinical.report import Finding, Report
-    from .knowledge.regimens import regimen, regimens
-    from .model.spec import ModelSpec, load_model
-    from .model.system import BoneModel, get_model
-    from .scenario import Patient, Scenario, load_scenario, scenario_from_dict
-    from .simulate import SimulationResult, simulate
-    from .solve.results import Status
+    from ._catalogues import magnesium_reference as magnesium_reference
+    from ._catalogues import marker_calibration as marker_calibration
+    from ._catalogues import marker_catalogue as marker_catalogue
+    from .clinical.cohort import interpret_cohort as interpret_cohort
+    from .clinical.engine import interpret as interpret
+    from .clinical.io import load_cohort as load_cohort
+    from .clinical.io import load_fhir_bundle as load_fhir_bundle
+    from .clinical.io import load_patient as load_patient
+    from .clinical.report import Finding as Finding
+    from .clinical.report import Report as Report
+    from .knowledge.regimens import regimen as regimen
+    from .knowledge.regimens import regimens as regimens
+    from .model.spec import ModelSpec as ModelSpec
+    from .model.spec import load_model as load_model
+    from .model.system import BoneModel as BoneModel
+    from .model.system import get_model as get_model
+    from .scenario import Patient as Patient
+    from .scenario import Scenario as Scenario
+    from .scenario import load_scenario as load_scenario
+    from .scenario import scenario_from_dict as scenario_from_dict
+    from .simulate import SimulationResult as SimulationResult
+    from .simulate import simulate as simulate
+    from .solve.results import Status as Status
 
 
 def __getattr__(name: str) -> Any:

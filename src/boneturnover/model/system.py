@@ -11,17 +11,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+from types import ModuleType
 
-import numba as nb
 import numpy as np
 
-from ..solve import rodas
+from ..solve import binding
 from ..solve.results import Status
-from ..solve.rodas import _lu_factor, _lu_solve, jacobian_coloring
+from ..solve.rodas import jacobian_coloring
 from .equations import S, derive, make_records, rhs
 from .spec import ModelSpec, load_model
 
-__all__ = ["BoneModel", "EventTable", "get_model"]
+__all__ = ["BoneModel", "EventTable", "get_model", "kernel"]
 
 @dataclass(frozen=True)
 class EventTable:
@@ -63,68 +64,17 @@ class EventTable:
                    arr[:, 3].copy(), ptr)
 
 
-@nb.njit(parallel=True, cache=True)
-def _solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                 atol, scale, colors, pattern, max_steps, y_out, stats, status):
-    """RODAS4 for many subjects in parallel threads, bound to this model's right-hand side.
+@cache
+def kernel() -> ModuleType:
+    """The integrator bound to this model's right-hand side (compiled once, cached on disk).
 
-    Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``. Binding here (not in a closure)
-    lets numba cache the machine code on disk.
+    The hash behind the cache covers every source and data file of the model package, so
+    an edited equation, state or module is always recompiled.
     """
-    for i in nb.prange(params.shape[0]):
-        a = ev_ptr[i]
-        b = ev_ptr[i + 1]
-        status[i] = rodas.solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b],
-                                    ev_state[a:b], ev_value[a:b], t_start[i], t_out, rtol, atol,
-                                    scale, colors, pattern, max_steps, y_out[i], stats[i])
-
-
-
-@nb.njit(cache=True)
-def _steady_state(p, y, free, tol, max_iter):
-    """Newton's method on dy/dt = 0 over the ``free`` states; returns success."""
-    n = y.shape[0]
-    idx = np.nonzero(free)[0]
-    m = idx.shape[0]
-    f0 = np.zeros(n)
-    f1 = np.zeros(n)
-    jac = np.zeros((m, m))
-    for _ in range(max_iter):
-        rhs(0.0, y, p, f0)
-        worst = 0.0
-        for a in range(m):
-            i = idx[a]
-            worst = max(worst, abs(f0[i]) / max(abs(y[i]), 1e-12))
-        if worst < tol:
-            return True
-        for b in range(m):
-            j = idx[b]
-            d = 1.4901161193847656e-08 * max(abs(y[j]), 1e-9)
-            yj = y[j]
-            y[j] = yj + d
-            rhs(0.0, y, p, f1)
-            y[j] = yj
-            for a in range(m):
-                jac[a, b] = (f1[idx[a]] - f0[idx[a]]) / d
-        rhs_vec = np.empty(m)
-        for a in range(m):
-            rhs_vec[a] = -f0[idx[a]]
-        piv = np.zeros(m, dtype=np.int64)
-        if not _lu_factor(jac, piv):
-            return False
-        _lu_solve(jac, piv, rhs_vec)
-        step = rhs_vec
-        lam = 1.0
-        for b in range(m):  # damp so that no state more than halves or doubles
-            j = idx[b]
-            if y[j] + lam * step[b] <= 0.5 * y[j] and step[b] < 0:
-                lam = min(lam, -0.5 * y[j] / step[b])
-        for b in range(m):
-            y[idx[b]] += lam * step[b]
-        if not np.all(np.isfinite(y)):
-            return False
-    return False
-
+    folder = Path(__file__).parent
+    files = [*folder.glob("*.py"), *(folder / "library").glob("*.toml"),
+             *(folder / "library").glob("*.py")]
+    return binding.bind("boneturnover.model.equations", "rhs", files)
 
 
 class BoneModel:
@@ -207,7 +157,7 @@ class BoneModel:
             # the subject's own intake applies from the start of the simulated history
             saved_mg = records[i]["mg_intake_mg_day"]
             records[i]["mg_intake_mg_day"] = records[i]["mg_intake_ref_mg_day"]
-            ok = _steady_state(records[i], y0s[i], self.free, 1e-13, 50)
+            ok = kernel().steady_state(records[i], y0s[i], self.free, 1e-13, 50)
             records[i]["mg_intake_mg_day"] = saved_mg
             records[i]["menopause_age_y"] = saved
             derive(records[i], self.y_ref)
@@ -236,10 +186,10 @@ class BoneModel:
         y = np.zeros((n, t_out_h.shape[0], y0s.shape[1]))
         stats = np.zeros((n, 4))
         status = np.zeros(n, np.int64)
-        _solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
-                    events.state, events.value, events.ptr, t_start, t_out_h, self.rtol,
-                    self.atol, self.scale, self.colors, self.pattern, max_steps, y, stats,
-                    status)
+        kernel().solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
+                             events.state, events.value, events.ptr, t_start, t_out_h,
+                             self.rtol, self.atol, self.scale, self.colors, self.pattern,
+                             max_steps, y, stats, status)
         return y, status, stats
 
 

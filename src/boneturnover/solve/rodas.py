@@ -7,14 +7,19 @@ that book's ``rodas.f``). Rosenbrock methods need no Newton iteration, so a
 restart after each dose costs nothing but one Jacobian: daily dosing for ten
 years is cheap.
 
-The right-hand side ``rhs(t, y, p, dy)`` is bound as a module global (numba can
-cache machine code on disk only for globals, not for functions passed as
-arguments); the bundled model's ``rhs`` is bound here. ``solve_one`` integrates one
-subject through an event table (boluses and zero-order rates that start/stop)
-and writes the state at the requested output times by cubic Hermite
-interpolation between accepted steps. A model runs many subjects with a
-``prange`` loop over it. Failures are returned as a status code, never raised inside
-compiled code (see :class:`boneturnover.solve.results.Status`).
+This module knows no model. Its functions call a right-hand side ``_rhs(t, y, p, dy)``
+that is a placeholder here: :func:`boneturnover.solve.binding.bind` writes a copy of
+this source with the placeholder replaced by an import of a model's compiled
+right-hand side, under a name hashed from both sources, so numba caches the machine
+code on disk and an edited equation never meets stale machine code (numba caches
+functions that call globals, not functions passed as arguments).
+
+``solve_one`` integrates one subject through an event table (boluses and zero-order
+rates that start/stop) and writes the state at the requested output times by cubic
+Hermite interpolation between accepted steps; ``solve_batch`` runs many subjects in
+parallel threads; ``steady_state`` solves dy/dt = 0 by Newton's method. Failures are
+returned as a status code, never raised inside compiled code (see
+:class:`boneturnover.solve.results.Status`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ import math
 import numba as nb
 import numpy as np
 
-from ..model.equations import rhs as _rhs
+__all__ = ["solve_one", "solve_batch", "steady_state", "jacobian_coloring", "EVENT_BOLUS",
+           "EVENT_RATE", "TABLEAU"]
 
-__all__ = ["solve_one", "jacobian_coloring", "EVENT_BOLUS", "EVENT_RATE", "TABLEAU"]
+# --- bound right-hand side (replaced by `binding.bind`) ---
+def _rhs(t, y, p, dy):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a right-hand side with boneturnover.solve.binding.bind")
+# --- end of bound right-hand side ---
 
 EVENT_BOLUS = 0  #: event kind: add ``value`` to the state at ``time``
 EVENT_RATE = 1  #: event kind: add ``value`` (amount/h) to the state's input rate from ``time``
@@ -328,3 +337,64 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     stats[2] = nfev
     stats[3] = t
     return status
+
+
+@nb.njit(parallel=True, cache=True)
+def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
+                atol, scale, colors, pattern, max_steps, y_out, stats, status):
+    """RODAS4 for many subjects in parallel threads.
+
+    Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``.
+    """
+    for i in nb.prange(params.shape[0]):
+        a = ev_ptr[i]
+        b = ev_ptr[i + 1]
+        status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
+                              ev_value[a:b], t_start[i], t_out, rtol, atol, scale, colors,
+                              pattern, max_steps, y_out[i], stats[i])
+
+
+@nb.njit(cache=True)
+def steady_state(p, y, free, tol, max_iter):
+    """Newton's method on dy/dt = 0 over the ``free`` states; returns success."""
+    n = y.shape[0]
+    idx = np.nonzero(free)[0]
+    m = idx.shape[0]
+    f0 = np.zeros(n)
+    f1 = np.zeros(n)
+    jac = np.zeros((m, m))
+    for _ in range(max_iter):
+        _rhs(0.0, y, p, f0)
+        worst = 0.0
+        for a in range(m):
+            i = idx[a]
+            worst = max(worst, abs(f0[i]) / max(abs(y[i]), 1e-12))
+        if worst < tol:
+            return True
+        for b in range(m):
+            j = idx[b]
+            d = 1.4901161193847656e-08 * max(abs(y[j]), 1e-9)
+            yj = y[j]
+            y[j] = yj + d
+            _rhs(0.0, y, p, f1)
+            y[j] = yj
+            for a in range(m):
+                jac[a, b] = (f1[idx[a]] - f0[idx[a]]) / d
+        rhs_vec = np.empty(m)
+        for a in range(m):
+            rhs_vec[a] = -f0[idx[a]]
+        piv = np.zeros(m, dtype=np.int64)
+        if not _lu_factor(jac, piv):
+            return False
+        _lu_solve(jac, piv, rhs_vec)
+        step = rhs_vec
+        lam = 1.0
+        for b in range(m):  # damp so that no state more than halves or doubles
+            j = idx[b]
+            if y[j] + lam * step[b] <= 0.5 * y[j] and step[b] < 0:
+                lam = min(lam, -0.5 * y[j] / step[b])
+        for b in range(m):
+            y[idx[b]] += lam * step[b]
+        if not np.all(np.isfinite(y)):
+            return False
+    return False

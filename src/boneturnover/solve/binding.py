@@ -1,0 +1,103 @@
+"""Bind the integrator to a model's compiled right-hand side, cached under a hash.
+
+:func:`bind` writes a copy of :mod:`boneturnover.solve.rodas` whose placeholder
+right-hand side is replaced by an import of the model's, names the file after a hash of
+the integrator's source, the import line, the contents of every file the model declares
+it depends on, and the numba and Python versions, and imports it. numba caches the
+machine code beside that file, so a later process reuses it, and any edit of an
+equation, a state list or the integrator gives a new hash: stale machine code cannot be
+loaded, and no cache is ever deleted by hand.
+
+The cache folder is ``$BONETURNOVER_CACHE_DIR``, else ``$XDG_CACHE_HOME/boneturnover``,
+else ``~/.cache/boneturnover``; where none is writable, a temporary folder (machine code
+is then compiled once per process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+from types import ModuleType
+
+import numba
+
+__all__ = ["bind", "cache_dir"]
+
+_BEGIN = "# --- bound right-hand side (replaced by `binding.bind`) ---"
+_END = "# --- end of bound right-hand side ---"
+_PREFIX = "boneturnover_rodas_"
+
+
+def cache_dir() -> Path:
+    """The folder for generated integrator modules and their machine code."""
+    env = os.environ.get("BONETURNOVER_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "boneturnover"
+
+
+def _writable(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+        return folder
+    except OSError:
+        return Path(tempfile.mkdtemp(prefix="boneturnover-"))
+
+
+def _source(rhs_module: str, rhs_name: str) -> str:
+    text = resources.files(__package__).joinpath("rodas.py").read_text("utf-8")
+    head, found, rest = text.partition(_BEGIN)
+    _, found_end, tail = rest.partition(_END)
+    if not (found and found_end):
+        raise RuntimeError("solve/rodas.py has lost its bound right-hand side markers")
+    return f"{head}from {rhs_module} import {rhs_name} as _rhs  # bound{tail}"
+
+
+def bind(rhs_module: str, rhs_name: str, depends_on: Iterable[Path]) -> ModuleType:
+    """The integrator compiled against ``rhs_module.rhs_name``.
+
+    Parameters
+    ----------
+    rhs_module, rhs_name
+        Where the model's numba-compiled right-hand side ``rhs(t, y, p, dy)`` lives.
+    depends_on
+        Files whose contents define that right-hand side (its module, the data that
+        fixes its state indices); their contents enter the hash.
+
+    Returns
+    -------
+    ModuleType
+        A module with ``solve_one``, ``solve_batch`` and ``steady_state``.
+    """
+    source = _source(rhs_module, rhs_name)
+    digest = hashlib.sha256()
+    for part in (source, numba.__version__, sys.version):
+        digest.update(part.encode())
+    for path in sorted(Path(p) for p in depends_on):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    name = f"{_PREFIX}{digest.hexdigest()[:20]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = _writable(cache_dir())
+    path = folder / f"{name}.py"
+    if not path.is_file() or path.read_text("utf-8") != source:
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(source, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a concurrent process sees the old or the new file
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
