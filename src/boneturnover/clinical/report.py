@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..knowledge.sources import Fact, cite, references, render_sources, resolve
 from .catalog import DRUGS, Citation, Text
 from .tables import day_to_iso
 
@@ -92,7 +93,8 @@ class Finding:
             "marker": self.marker, "value": self.value, "unit": self.unit, "date": self.date,
             "row": self.row, "drug": self.drug, "numbers": dict(self.numbers),
             "message": {"en": self.message.en, "zh": self.message.zh},
-            "sources": [c.to_dict() for c in self.sources],
+            "sources": [{"ref": c.ref, "evidence": c.evidence, "citation": _full(c, "en"),
+                         "citation_zh": _full(c, "zh")} for c in self.sources],
         }
 
 
@@ -150,19 +152,20 @@ class Report:
         ui = _UI[lang]
         lines = [ui["title"], "=" * len(ui["title"]),
                  f"{ui['patient']}: {self.patient_id}    {ui['ruleset']}: {self.ruleset}    "
-                 f"{ui['today']}: {self.today}", ui["disclaimer"], "", ui["findings"],
+                 f"{ui['today']}: {self.today}", render_sources(ui["disclaimer"], lang), "",
+                 ui["findings"],
                  "-" * len(ui["findings"])]
         for f in self.findings:
             lines.append(f"[{f.severity.upper()}] {f.code}"
                          + (f" ({f.marker})" if f.marker else ""))
-            lines.append(f"    {f.message[lang]}")
-            lines.append("    " + "; ".join(f"{c.ref} ({c.evidence})" for c in f.sources))
+            lines.append(f"    {render_sources(f.message[lang], lang)}")
+            lines.append("    " + _SEP[lang].join(_short(f.sources, lang)))
         if not self.findings:
             lines.append(ui["none"])
         lines += ["", ui["timeline"], "-" * len(ui["timeline"])]
         lines += [f"{e.date}  {e.label[lang]}  [{e.row}]" for e in self.timeline]
         lines += ["", ui["sources"], "-" * len(ui["sources"])]
-        lines += [f"{c.ref}: {c.text}" for c in self.all_sources()]
+        lines += _source_lines(self.all_sources(), lang)
         if plot_path:
             lines += ["", f"{ui['plot']}: {plot_path}"]
         return "\n".join(lines) + "\n"
@@ -172,7 +175,7 @@ class Report:
         for f in self.findings:
             for c in f.sources:
                 seen.setdefault(c.ref, c)
-        return sorted(seen.values(), key=lambda c: c.ref)
+        return sorted(seen.values(), key=_order)
 
     def plot_png(self, lang: str = "en") -> bytes:
         """PNG of each marker against its reference band and the LSC band from baseline.
@@ -211,11 +214,12 @@ class Report:
         rows = "".join(
             f"<tr><td style='color:{colour[f.severity]}'><b>{e(f.severity)}</b></td>"
             f"<td><code>{e(f.code)}</code></td><td>{e(f.marker or '')}</td>"
-            f"<td>{e(f.message[lang])}</td><td>{e('; '.join(c.ref for c in f.sources))}</td></tr>"
+            f"<td>{e(render_sources(f.message[lang], lang))}</td>"
+            f"<td>{e(_SEP[lang].join(_short(f.sources, lang)))}</td></tr>"
             for f in self.findings)
         tl = "".join(f"<tr><td>{e(t.date)}</td><td>{e(t.label[lang])}</td><td>{e(t.row)}</td></tr>"
                      for t in self.timeline)
-        src = "".join(f"<li><b>{e(c.ref)}</b>: {e(c.text)}</li>" for c in self.all_sources())
+        src = "".join(f"<li>{e(x)}</li>" for x in _source_lines(self.all_sources(), lang))
         img = ""
         if self.series:
             b64 = base64.b64encode(self.plot_png(lang)).decode("ascii")
@@ -227,10 +231,58 @@ class Report:
             "table{border-collapse:collapse}tr{border-bottom:1px solid #ddd}</style></head><body>"
             f"<h1>{e(ui['title'])}</h1><p>{e(ui['patient'])}: <b>{e(self.patient_id)}</b> · "
             f"{e(ui['ruleset'])}: {e(self.ruleset)} · {e(ui['today'])}: {e(self.today)}</p>"
-            f"<p><i>{e(ui['disclaimer'])}</i></p><h2>{e(ui['findings'])}</h2>"
+            f"<p><i>{e(render_sources(ui['disclaimer'], lang))}</i></p>"
+            f"<h2>{e(ui['findings'])}</h2>"
             f"<table>{rows}</table>{img}<h2>{e(ui['timeline'])}</h2><table>{tl}</table>"
             f"<h2>{e(ui['sources'])}</h2><ul>{src}</ul></body></html>\n"
         )
+
+
+# -- citations: a fact of the source reviews ("seed:B18") is shown readably ----------------
+
+_SEP = {"en": "; ", "zh": "；"}
+
+
+def _is_fact(c: Citation) -> bool:
+    return c.ref.startswith("seed:")
+
+
+def _full(c: Citation, lang: str) -> str:
+    """The citation in full: review, section and claim for a fact, else the source text."""
+    return cite(c.ref, lang) if _is_fact(c) else render_sources(c.text, lang)
+
+
+def _short(cits: Sequence[Citation], lang: str) -> list[str]:
+    """Short forms with evidence, facts grouped by review: 'Cheng et al. 2022, §2 (cohort),
+    §3.1 (cohort)'; other sources by id: 'kdigo2012 (guideline)'."""
+    groups: dict[str, dict[str, None]] = {}
+    for c in cits:
+        fact = resolve(c.ref) if _is_fact(c) else None
+        if isinstance(fact, Fact):
+            rev = references()[fact.review]
+            sec = rev.section(fact.section).ref(lang, short=True)
+            groups.setdefault(rev.label(lang), {})[f"{sec} ({c.evidence})"] = None
+        else:
+            groups.setdefault(f"{c.ref} ({c.evidence})", {})
+    sep = "，" if lang == "zh" else ", "
+    within = "、" if lang == "zh" else ", "
+    return [head + (sep + within.join(parts) if parts else "") for head, parts in groups.items()]
+
+
+def _order(c: Citation) -> tuple[int, str, int, str]:
+    """Facts first (B1, B2, ..., M1, ...), then other sources by id."""
+    if _is_fact(c) and c.ref[6:].isdigit():
+        return (0, c.ref[5], int(c.ref[6:]), "")
+    return (1, "", 0, c.ref)
+
+
+def _source_lines(cits: Sequence[Citation], lang: str) -> list[str]:
+    """One line per citation, then the full reference of each review a fact comes from."""
+    lines = [_full(c, lang) if _is_fact(c) else f"{c.ref}: {_full(c, lang)}" for c in cits]
+    reviews = dict.fromkeys(getattr(resolve(c.ref), "review", "") for c in cits if _is_fact(c))
+    colon = "：" if lang == "zh" else ": "
+    lines += [f"{cite(r, lang, short=True)}{colon}{cite(r, lang)}" for r in reviews if r]
+    return lines
 
 
 # ---------------------------------------------------------------------------------------
