@@ -51,8 +51,8 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it (imported on first use).
 _LAZY: dict[str, str] = {
     # model and simulation
-    "simulate": "boneturnover.simulate",
-    "SimulationResult": "boneturnover.simulate",
+    "simulate": "boneturnover.simulation",
+    "SimulationResult": "boneturnover.simulation",
     "Scenario": "boneturnover.scenario",
     "Patient": "boneturnover.scenario",
     "load_scenario": "boneturnover.scenario",
@@ -63,6 +63,8 @@ _LAZY: dict[str, str] = {
     "get_model": "boneturnover.model.system",
     "Status": "boneturnover.solve.results",
     # knowledge base
+    "cite": "boneturnover.knowledge.sources",
+    "render_sources": "boneturnover.knowledge.sources",
     "regimen": "boneturnover.knowledge.regimens",
     "regimens": "boneturnover.knowledge.regimens",
     "marker_catalogue": "boneturnover._catalogues",
@@ -97,6 +99,8 @@ __all__ = [
     "BoneModel",
     "get_model",
     "Status",
+    "cite",
+    "render_sources",
     "regimen",
     "regimens",
     "marker_catalogue",
@@ -124,6 +128,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .clinical.report import Report as Report
     from .knowledge.regimens import regimen as regimen
     from .knowledge.regimens import regimens as regimens
+    from .knowledge.sources import cite as cite
+    from .knowledge.sources import render_sources as render_sources
     from .model.spec import ModelSpec as ModelSpec
     from .model.spec import load_model as load_model
     from .model.system import BoneModel as BoneModel
@@ -132,8 +138,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .scenario import Scenario as Scenario
     from .scenario import load_scenario as load_scenario
     from .scenario import scenario_from_dict as scenario_from_dict
-    from .simulate import SimulationResult as SimulationResult
-    from .simulate import simulate as simulate
+    from .simulation import SimulationResult as SimulationResult
+    from .simulation import simulate as simulate
     from .solve.results import Status as Status
 
 

@@ -132,7 +132,32 @@ def _parse_amount(text: Any, where: str) -> tuple[float, str]:
 
 
 def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario:
-    """Validate a parsed scenario mapping and build a :class:`Scenario`."""
+    """Validate a parsed scenario mapping and build a :class:`Scenario`.
+
+    Parameters
+    ----------
+    data
+        The keys of a scenario TOML file (see the module docstring).
+    name
+        The scenario's name (reports), unless ``data`` has ``name``.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the field, the value and what was expected.
+
+    Examples
+    --------
+    >>> from boneturnover import scenario_from_dict
+    >>> sc = scenario_from_dict({"patient": {"age": 65, "menopause_age": 51},
+    ...                          "regimen": "denosumab", "years": 2})
+    >>> [round(d.every_h / 24, 2) for d in sc.doses]
+    [182.62]
+    >>> scenario_from_dict({"patient": {"age": 65}, "regimen": "denosumb"})
+    Traceback (most recent call last):
+    ...
+    boneturnover.errors.ScenarioError: regimen 'denosumb' is not a named regimen (did you mean denosumab, denosumab_stop?); expected one of alendronate, risedronate, ibandronate, zoledronate, denosumab, raloxifene, teriparatide, romosozumab, denosumab_stop, zoledronate_6y_pause, teriparatide_denosumab, alendronate_then_teriparatide
+    """
     _unknown(set(data), _TOP_KEYS, "scenario")
     if "patient" not in data or not isinstance(data["patient"], dict):
         raise ScenarioError("scenario: missing table [patient] with at least `age`")
@@ -228,7 +253,21 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file."""
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    ScenarioError
+        A missing file, a file that is not UTF-8 TOML, or an invalid value.
+
+    Examples
+    --------
+    >>> import boneturnover as bt
+    >>> bt.load_scenario("no/such/file.toml")
+    Traceback (most recent call last):
+    ...
+    boneturnover.errors.ScenarioError: scenario file 'no/such/file.toml' does not exist
+    """
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(f"scenario file {str(p)!r} does not exist")

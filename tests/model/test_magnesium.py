@@ -13,7 +13,7 @@ from boneturnover.magnesium import elemental_magnesium_mg, magnesium_salts
 from boneturnover.model.equations import S, derive
 from boneturnover.model.system import BoneModel, get_model
 from boneturnover.scenario import Patient, Scenario, scenario_from_dict
-from boneturnover.simulate import simulate
+from boneturnover.simulation import simulate
 
 MG_POOLS = [S.gut_mg_mmol, S.plasma_mg_mmol, S.bone_mg_mmol, S.soft_mg_mmol]
 

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from boneturnover.model.equations import S, rhs
 from boneturnover.model.system import BoneModel, get_model
 from boneturnover.scenario import Patient, Scenario
-from boneturnover.simulate import simulate
+from boneturnover.simulation import simulate
 
 
 def test_prepared_state_is_a_steady_state():

@@ -30,15 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from ..knowledge.sources import render_sources
     from ..plots import plot_trajectories
     from ..scenario import Patient, Scenario
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     sc = Scenario(patient=Patient(age_y=51.0, menopause_age_y=51.0), years=10.0)
     df = simulate(sc).frame
     print("Representative woman, final menstrual period at 51 (time 0), untreated.")
     print("Markers scaled to premenopausal reference centres; see `boneturnover outputs`.")
-    print("Bone turnover markers cannot diagnose osteoporosis (seed:B18).\n")
+    print(render_sources("Bone turnover markers cannot diagnose osteoporosis (seed:B18).\n"))
     rows = df.set_index("time_d")
     table = rows.loc[[round(y * 365.25) for y in DEMO_YEARS], list(DEMO_COLUMNS)]
     table.index = [f"FMP+{y}y" for y in DEMO_YEARS]
@@ -50,7 +51,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _simulate(args: argparse.Namespace) -> int:
     from ..scenario import load_scenario
-    from ..simulate import simulate
+    from ..simulation import simulate
 
     sc = load_scenario(args.scenario)
     for line in sc.warnings:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import boneturnover as bt
+
 from .checks import CheckResult
 
 __all__ = ["format_table"]
 
 
 def format_table(results: Sequence[CheckResult]) -> str:
-    """Plain-text table: check, source, target, simulated value, result, role."""
+    """Plain-text table: check, source, target, simulated value, result, role.
+
+    Sources are rendered as readable citations (``boneturnover sources`` lists them).
+    """
     rows = [("check", "source", "target", "simulated", "result", "role")]
     for r in results:
-        rows.append((r.check.id, r.check.source[:60], r.check.target,
+        rows.append((r.check.id, bt.render_sources(r.check.source)[:60], r.check.target,
                      f"{r.value:.4g} {r.check.unit}", "PASS" if r.passed else "FAIL",
                      r.check.role))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

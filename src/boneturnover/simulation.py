@@ -110,6 +110,31 @@ def simulate(
     Returns
     -------
     SimulationResult
+
+    Raises
+    ------
+    InputError
+        A population column that is not a parameter, or a value that is not finite.
+    SolverError
+        With ``throw=True``, a subject whose solve failed (its status names why).
+
+    Examples
+    --------
+    >>> import boneturnover as bt
+    >>> sc = bt.scenario_from_dict({"patient": {"age": 70, "menopause_age": 51},
+    ...                             "years": 1, "regimen": "zoledronate"})
+    >>> res = bt.simulate(sc)
+    >>> res.ok, len(res.frame)
+    (True, 366)
+    >>> bool(res.frame["bmd_spine_g_cm2"].iloc[-1] > res.frame["bmd_spine_g_cm2"].iloc[0])
+    True
+
+    A virtual population gives one long table with a ``subject`` column:
+
+    >>> import pandas as pd
+    >>> pop = pd.DataFrame({"k_ob_removal": [0.00055, 0.00065]})
+    >>> bt.simulate(sc, population=pop).frame.groupby("subject").size().tolist()
+    [366, 366]
     """
     model = model or active_model()
     spec = model.spec
