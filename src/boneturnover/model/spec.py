@@ -77,7 +77,23 @@ class DoseTarget:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One model parameter: value with unit, meaning and source."""
+    """One model parameter: value with unit, meaning and source.
+
+    Attributes
+    ----------
+    meaning
+        What the parameter is in the model (one sentence).
+    source, evidence
+        Source key (see ``ModelSpec.sources``) and evidence level (``EVIDENCE_LEVELS``).
+    calibrated_to
+        The data the value was chosen to reproduce (trial endpoints, published marker
+        responses, seed facts), empty when the value was not chosen against data. A
+        validation check of one of these targets is not an independent test of the
+        model (docs/CALIBRATION.md).
+    method
+        How the value was chosen (``"least squares, tools/calibrate_drugs.py"``,
+        ``"grid 0, 1, 2, 5"``), empty when it is taken as published.
+    """
 
     name: str
     value: float
@@ -86,6 +102,8 @@ class Parameter:
     symbol: str
     source: str
     evidence: str
+    calibrated_to: tuple[str, ...] = ()
+    method: str = ""
 
     def __post_init__(self) -> None:
         if self.evidence not in EVIDENCE_LEVELS:
@@ -93,6 +111,18 @@ class Parameter:
                 f"parameter {self.name!r}: evidence {self.evidence!r} is not one of "
                 f"{sorted(EVIDENCE_LEVELS)}"
             )
+        if not isinstance(self.calibrated_to, tuple) or not all(
+                isinstance(t, str) and t.strip() for t in self.calibrated_to):
+            raise InputError(f"parameter {self.name!r}: calibrated_to must be a list of "
+                             f"non-empty strings, got {self.calibrated_to!r}")
+        if not isinstance(self.method, str):
+            raise InputError(f"parameter {self.name!r}: method must be a string, got "
+                             f"{self.method!r}")
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the value was chosen to reproduce data (``calibrated_to`` not empty)."""
+        return bool(self.calibrated_to)
 
 
 @dataclass(frozen=True, eq=False)
@@ -137,7 +167,8 @@ class ModelSpec:
         ----------
         values
             Parameter name -> new value, in the parameter's declared unit (see
-            ``boneturnover parameters``). Units, meanings and sources are kept.
+            ``boneturnover parameters``). Units, meanings, sources and calibration
+            records are kept.
 
         Raises
         ------
@@ -202,9 +233,14 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
         if entry["source"] not in sources:
             raise InputError(f"{where}: source {entry['source']!r} is not in [sources]")
         parse_ucum(entry["unit"])
+        calibrated_to = entry.get("calibrated_to", [])
+        if not isinstance(calibrated_to, list):
+            raise InputError(f"{where}: calibrated_to must be a list of strings, got "
+                             f"{calibrated_to!r}")
         params.append(
             Parameter(name, float(entry["value"]), entry["unit"], entry["meaning"],
-                      entry["symbol"], entry["source"], entry["evidence"])
+                      entry["symbol"], entry["source"], entry["evidence"],
+                      tuple(calibrated_to), entry.get("method", ""))
         )
     state_names = {s.name for s in states}
     param_names = {p.name for p in params}
