@@ -50,7 +50,7 @@ def test_without_balance_terms_bmd_moves_only_with_the_remodelling_space():
 
 
 def test_default_model_has_the_remodelling_space_on_spine_and_hip():
-    """On since session 8: spine 1 % of BMD, the hip half of it (docs/DRUGS_MODEL.md)."""
+    """The bundled weights: spine 1 % of BMD, the hip half of it (docs/CALIBRATION.md)."""
     m = get_model()
     rec = m.records(1)
     spine = float(rec["bmd_spine_remodelling_space"][0])

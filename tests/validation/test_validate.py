@@ -7,7 +7,6 @@ from boneturnover.cli import main
 from boneturnover.validation import Runs, checks, run_definitions, run_validation
 from boneturnover.validation.measures import CheckDefinitionError, evaluate
 
-
 pytestmark = pytest.mark.slow
 
 
@@ -39,7 +38,7 @@ def test_every_check_names_a_source_a_role_and_known_runs():
     names = set(run_definitions())
     for c in all_checks():
         assert c.source and c.target
-        assert c.role in ("calibration", "validation")
+        assert c.role in ("calibration", "partial", "construction", "validation")
         assert c.low <= c.high, c.id
         assert set(c.runs) <= names, (c.id, set(c.runs) - names)
 

@@ -23,8 +23,10 @@ from .runs import Runs
 __all__ = ["Check", "CheckResult", "checks", "calibration_points", "run_validation",
            "reference_values", "ROLES"]
 
-#: ``calibration``: a parameter was fitted to this number (not an independent test).
-ROLES = ("calibration", "validation")
+#: ``calibration``: a parameter was chosen to pass it (not an independent test);
+#: ``partial``: it rests on a calibrated number but tests something else;
+#: ``construction``: it tests the implementation; ``validation``: a prediction.
+ROLES = ("calibration", "partial", "construction", "validation")
 
 _SYMBOL = re.compile(r"^(-?)(lsc|ri_low|ri_high):(\w+)$")
 _TEXT_SYMBOL = re.compile(r"\{(lsc|ri_low|ri_high):(\w+)\}")

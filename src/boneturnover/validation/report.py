@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import boneturnover as bt
 
-from .checks import CheckResult
+from .checks import ROLES, CheckResult
 
 __all__ = ["format_table"]
 
@@ -26,7 +26,10 @@ def format_table(results: Sequence[CheckResult]) -> str:
              for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     n_fail = sum(not r.passed for r in results)
-    n_cal = sum(r.check.role == "calibration" for r in results)
-    lines.append(f"\n{len(results) - n_fail} passed, {n_fail} failed "
-                 f"({n_cal} of the checks are calibration targets, not independent tests)")
+    roles = {role: sum(r.check.role == role for r in results) for role in ROLES}
+    lines.append(f"\n{len(results) - n_fail} passed, {n_fail} failed")
+    lines.append(f"roles: {roles['validation']} validation (predictions), "
+                 f"{roles['calibration']} calibration targets (not independent), "
+                 f"{roles['partial']} partly calibrated, {roles['construction']} by "
+                 "construction (docs/CALIBRATION.md)")
     return "\n".join(lines)
