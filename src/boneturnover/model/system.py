@@ -19,6 +19,7 @@ import numpy as np
 from ..solve import binding
 from ..solve.results import Status
 from ..solve.rodas import jacobian_coloring
+from ..solve.sparse import lu_plan
 from .equations import S, derive, make_records, rhs
 from .spec import ModelSpec, load_model
 
@@ -105,6 +106,7 @@ class BoneModel:
         self.free = np.array([st.steady for st in self.spec.states])
         self.pattern = self._sparsity()
         self.colors = jacobian_coloring(self.pattern)
+        self.lu = lu_plan(self.pattern)
 
     def _sparsity(self) -> np.ndarray:
         """Jacobian sparsity, probed at perturbed states (premenopausal and menopausal)."""
@@ -189,7 +191,7 @@ class BoneModel:
         kernel().solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
                              events.state, events.value, events.ptr, t_start, t_out_h,
                              self.rtol, self.atol, self.scale, self.colors, self.pattern,
-                             max_steps, y, stats, status)
+                             *self.lu.arrays(), max_steps, y, stats, status)
         return y, status, stats
 
 

@@ -124,6 +124,48 @@ def _lu_solve(lu, piv, b):
         b[i] = s / lu[i, i]
 
 
+@nb.njit(cache=True)
+def _splu_factor(a, order, l_ptr, l_idx, u_ptr, u_idx):
+    """In-place LU of ``a`` along a static plan (:mod:`boneturnover.solve.sparse`).
+
+    Only the planned entries are read or written. Returns False on a zero or
+    non-finite pivot (the caller then falls back to the dense LU with pivoting).
+    """
+    for k in range(order.shape[0]):
+        p = order[k]
+        piv = a[p, p]
+        if piv == 0.0 or not math.isfinite(piv):
+            return False
+        for q in range(l_ptr[k], l_ptr[k + 1]):
+            i = l_idx[q]
+            lik = a[i, p] / piv
+            a[i, p] = lik
+            if lik != 0.0:
+                for r in range(u_ptr[k], u_ptr[k + 1]):
+                    j = u_idx[r]
+                    a[i, j] -= lik * a[p, j]
+    return True
+
+
+@nb.njit(cache=True)
+def _splu_solve(lu, order, l_ptr, l_idx, u_ptr, u_idx, b):
+    """Solve ``LU x = b`` in place with the factors of :func:`_splu_factor`."""
+    n = order.shape[0]
+    for k in range(n):
+        p = order[k]
+        bp = b[p]
+        if bp != 0.0:
+            for q in range(l_ptr[k], l_ptr[k + 1]):
+                b[l_idx[q]] -= lu[l_idx[q], p] * bp
+    for k in range(n - 1, -1, -1):
+        p = order[k]
+        acc = b[p]
+        for r in range(u_ptr[k], u_ptr[k + 1]):
+            j = u_idx[r]
+            acc -= lu[p, j] * b[j]
+        b[p] = acc / lu[p, p]
+
+
 def jacobian_coloring(pattern: np.ndarray) -> np.ndarray:
     """Greedy column colouring: columns of one colour share no nonzero row of ``pattern``."""
     n = pattern.shape[1]
@@ -151,14 +193,18 @@ def _fun(t, y, p, u, dy):
 
 @nb.njit(cache=True)
 def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, atol,
-              scale, colors, pattern, max_steps, y_out, stats):
+              scale, colors, pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j,
+              max_steps, y_out, stats):
     """Integrate one subject. Returns a status code; fills ``y_out[k]`` at ``t_out[k]``.
 
     Outputs at an event time hold the state just before the event (a trough).
     ``stats`` receives [accepted steps, rejected steps, rhs evaluations, last t].
     The Jacobian is estimated by forward differences over column groups
     (``colors[j]`` is the group of state j; columns of one group share no row of
-    the sparsity ``pattern``), one right-hand-side evaluation per group.
+    the sparsity ``pattern``), one right-hand-side evaluation per group. The
+    Rosenbrock matrix is factorised along the static sparse plan ``lu_order`` ...
+    ``fill_j`` (:func:`boneturnover.solve.sparse.lu_plan`), or densely with partial
+    pivoting when a planned pivot is zero.
     """
     n_colors = 0
     for j in range(colors.shape[0]):
@@ -243,13 +289,19 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 status = _STEP_TOO_SMALL
                 break
             ghinv = 1.0 / (h * _GAMMA)
+            for q in range(fill_i.shape[0]):
+                g[fill_i[q], fill_j[q]] = -jac[fill_i[q], fill_j[q]]
             for i in range(n):
-                for j in range(n):
-                    g[i, j] = -jac[i, j]
                 g[i, i] += ghinv
-            if not _lu_factor(g, piv):
-                status = _SINGULAR
-                break
+            dense = not _splu_factor(g, lu_order, l_ptr, l_idx, u_ptr, u_idx)
+            if dense:
+                for i in range(n):
+                    for j in range(n):
+                        g[i, j] = -jac[i, j]
+                    g[i, i] += ghinv
+                if not _lu_factor(g, piv):
+                    status = _SINGULAR
+                    break
             for st in range(6):
                 if st == 0:
                     for i in range(n):
@@ -272,7 +324,10 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                         c = _C[base + j] / h
                         for i in range(n):
                             k[st, i] += c * k[j, i]
-                _lu_solve(g, piv, k[st])
+                if dense:
+                    _lu_solve(g, piv, k[st])
+                else:
+                    _splu_solve(g, lu_order, l_ptr, l_idx, u_ptr, u_idx, k[st])
             err = 0.0
             finite = True
             for i in range(n):
@@ -341,7 +396,8 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
 
 @nb.njit(parallel=True, cache=True)
 def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                atol, scale, colors, pattern, max_steps, y_out, stats, status):
+                atol, scale, colors, pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i,
+                fill_j, max_steps, y_out, stats, status):
     """RODAS4 for many subjects in parallel threads.
 
     Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``.
@@ -351,7 +407,8 @@ def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start,
         b = ev_ptr[i + 1]
         status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
                               ev_value[a:b], t_start[i], t_out, rtol, atol, scale, colors,
-                              pattern, max_steps, y_out[i], stats[i])
+                              pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j,
+                              max_steps, y_out[i], stats[i])
 
 
 @nb.njit(cache=True)
