@@ -27,8 +27,8 @@ INTAKE_LIMITS_MG_DAY = (0.0, 5000.0)
 def magnesium_salts() -> dict[str, float]:
     """Elemental magnesium fraction (by mass) of each known salt.
 
-    The salts are declared once, in the drug catalogue (``drugs/catalog.toml``, the
-    magnesium supplement's ``salts``: formula, molar mass, source), which the
+    The salts are declared once, in the drug catalogue (``knowledge/data/drugs.toml``,
+    the magnesium supplement's ``salts``: formula, molar mass, source), which the
     ``[[treatment]]`` layer also uses.
 
     Returns
@@ -36,9 +36,9 @@ def magnesium_salts() -> dict[str, float]:
     dict
         Salt name -> fraction (dimensionless).
     """
-    from .drugs.catalog import load_catalog
+    from .knowledge.drugs import drug_catalog
 
-    return {name: salt.fraction for name, salt in load_catalog().drugs["magnesium"].salts.items()}
+    return {name: salt.fraction for name, salt in drug_catalog()["magnesium"].salts.items()}
 
 
 def elemental_magnesium_mg(amount_mg: float, salt: str | None = None) -> float:

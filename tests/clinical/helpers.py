@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boneturnover.clinical import Measurement, Patient, Treatment, interpret
+from boneturnover.clinical import Measurement, PatientRecord, TreatmentRecord, interpret
 
 
 def m(date, marker, value, unit=None, fasting=True, time=None):
@@ -13,11 +13,12 @@ def m(date, marker, value, unit=None, fasting=True, time=None):
 
 
 def t(drug, start, stop=None, **kw):
-    return Treatment(drug, start, stop, **kw)
+    return TreatmentRecord(drug, start, stop, **kw)
 
 
 def patient(*measurements, treatments=(), **facts):
-    return Patient("p1", measurements=tuple(measurements), treatments=tuple(treatments), **facts)
+    return PatientRecord("p1", measurements=tuple(measurements), treatments=tuple(treatments),
+                         **facts)
 
 
 def run(*measurements, treatments=(), today="2025-01-01", ruleset="paper", **facts):

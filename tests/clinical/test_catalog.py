@@ -22,7 +22,7 @@ REQUIRED_MARKERS = {"CTX_I", "P1NP_TOTAL", "P1NP_INTACT", "BALP", "OC", "TRAP5B"
                     "CREA", "EGFR"}
 
 
-def test_catalog_covers_issue_markers():
+def test_catalog_covers_the_required_markers():
     assert REQUIRED_MARKERS <= set(CATALOG)
 
 
@@ -128,9 +128,9 @@ def test_magnesium_reference_single_source():
 
 
 def test_drugs():
-    assert DRUGS.resolve("Prolia").id == "denosumab"
-    assert DRUGS.resolve("唑来膦酸").id == "zoledronate"
-    assert DRUGS["denosumab"].interval_days == pytest.approx(182.625)
+    assert DRUGS.resolve("Prolia").key == "denosumab"
+    assert DRUGS.resolve("唑来膦酸").key == "zoledronate"
+    assert DRUGS["denosumab"].interval_days() == pytest.approx(182.625)
     assert DRUGS["denosumab"].overdue_grace_days == 28
     bp = DRUGS["alendronate"].window
     assert (bp.resorption_days, bp.formation_days) == (56, 182)  # seed:B21
@@ -151,3 +151,84 @@ def test_bone_turnover_markers():
 def test_citation_validation(raw, message):
     with pytest.raises(KnowledgeBaseError, match=message):
         parse_citations(raw, "test")
+
+
+# -- one marker catalogue for the clinic and the model --------------------------------
+
+def test_named_intervals_each_with_its_source():
+    ctx = CATALOG["CTX_I"]
+    assert (ctx.ri.name, ctx.ri.low, ctx.ri.high) == ("eu_premenopausal2012", 111.0, 791.0)
+    glover = ctx.intervals["glover2009"]
+    assert (glover.low, glover.high) == (114.0, 628.0)
+    assert [c.ref for c in glover.cite] == ["GLOVER2009"] and glover.cite[0].text
+    assert ctx.model.interval is glover  # the model's centre sits in Glover's interval
+    assert CATALOG["TRAP5B"].ri is None and CATALOG["TRAP5B"].intervals["halleen2000"]
+
+
+def test_model_calibration_is_declared_with_the_marker():
+    centres = {m.model.output: (m.id, m.model.centre, m.model.basis)
+               for m in CATALOG.values() if m.model}
+    assert centres == {
+        "ctx_ng_l": ("CTX_I", 312.0, "resorption"), "trap5b_u_l": ("TRAP5B", 3.0, "osteoclasts"),
+        "p1np_ug_l": ("P1NP_TOTAL", 35.0, "osteoblasts"),
+        "bsap_ug_l": ("BALP", 8.7, "osteoblasts"),
+        "osteocalcin_ug_l": ("OC", 22.0, "osteoblasts")}
+    for m in CATALOG.values():
+        if m.model:
+            assert m.model.centre_cite and m.model.basis_cite and m.model.meaning
+            lo, hi = m.model.interval.low, m.model.interval.high
+            assert lo < m.model.centre < hi
+    assert [c.ref for c in CATALOG["CTX_I"].model.centre_cite] == ["seed:B25"]
+    assert CATALOG.by_model_output("magnesium_mmol_l") == "MG"
+
+
+def test_model_reads_its_calibration_from_the_catalogue():
+    from boneturnover.model.outputs import calibration
+
+    cal = calibration()["markers"]
+    assert list(cal) == ["ctx_ng_l", "trap5b_u_l", "p1np_ug_l", "bsap_ug_l", "osteocalcin_ug_l"]
+    assert cal["ctx_ng_l"]["centre"] == CATALOG["CTX_I"].model.centre == 312.0
+    assert (cal["ctx_ng_l"]["ri_low"], cal["ctx_ng_l"]["ri_high"]) == (114.0, 628.0)
+    assert cal["ctx_ng_l"]["state_basis"] == "resorption" and cal["ctx_ng_l"]["marker"] == "CTX_I"
+
+
+def test_a_laboratory_selects_a_named_interval():
+    lab = CATALOG.with_overrides({"CTX": {"interval": "glover2009"}})["CTX_I"]
+    assert (lab.ri.low, lab.ri.high, lab.overridden) == (114.0, 628.0, {"ri"})
+    with pytest.raises(KnowledgeBaseError, match="not an interval of CTX_I"):
+        CATALOG.with_overrides({"CTX_I": {"interval": "nope"}})
+    with pytest.raises(KnowledgeBaseError, match="either interval or ri_low"):
+        CATALOG.with_overrides({"CTX_I": {"interval": "glover2009", "ri_high": 600}})
+
+
+def _one_marker(**change):
+    from boneturnover.knowledge.markers import _data
+
+    data = {"markers": {"CTX_I": {**_data()["markers"]["CTX_I"], **change}}}
+    return data
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"default_interval": "nope"}, "default_interval 'nope'"),
+    ({"model": {**_one_marker()["markers"]["CTX_I"]["model"], "basis": "mood"}}, "basis 'mood'"),
+    ({"model": {**_one_marker()["markers"]["CTX_I"]["model"], "interval": "x"}}, "interval 'x'"),
+    ({"intervals": {"a": {"low": 5.0, "high": 1.0, "population": "p", "cite": []}},
+      "default_interval": "a"}, "low must be below high"),
+    ({"process": "mood"}, "process must be"),
+])
+def test_bad_marker_entries_are_refused(change, message):
+    from boneturnover.knowledge.markers import marker_catalog_from_dict
+
+    assert marker_catalog_from_dict(_one_marker())
+    with pytest.raises(KnowledgeBaseError, match=message):
+        marker_catalog_from_dict(_one_marker(**change))
+
+
+def test_a_model_output_names_one_marker():
+    from boneturnover.knowledge.markers import _data, marker_catalog_from_dict
+
+    raw = _data()["markers"]
+    data = {"markers": {"CTX_I": raw["CTX_I"], "S_NTX": {**raw["S_NTX"],
+                                                          "model_output": "ctx_ng_l"}}}
+    with pytest.raises(KnowledgeBaseError, match="given for both CTX_I and S_NTX"):
+        marker_catalog_from_dict(data)

@@ -19,16 +19,19 @@ def test_drugs_command_is_registered_and_lists_the_library(capsys):
     text = capsys.readouterr().out
     for word in ("alendronate", "阿仑膦酸钠", "denosumab", "地舒单抗", "romosozumab",
                  "210 mg every 1 mo", "zoledronate_iv", "carbonate 40.0%", "FORTEO_LABEL",
-                 "seed:B31", "NIH_ODS_MAGNESIUM"):
+                 "seed:B31", "NIH_ODS_MAGNESIUM", "glucocorticoid", "(clinical context only)",
+                 "brands: Prolia", "maximal change by day 1 (resorption), 91 (formation)"):
         assert word in text
 
 
 def test_drugs_json(capsys):
     assert main(["drugs", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 10
+    assert len(rows) == 11
     den = next(r for r in rows if r["drug"] == "denosumab")
     assert den["name_zh"] == "地舒单抗" and den["class_en"] == "RANKL antibody"
+    assert den["rule_class"] == "denosumab" and den["brands"] == ["Prolia", "普罗力"]
+    assert den["retest"]["off_first_days"] == 270 and "tsourdi2021" in den["retest"]["cite"]
     assert den["routes"]["sc"]["regimens"][0] == {
         "dose": "60 mg", "every": "6 mo", "name": "every 6 months", "source": "PROLIA_LABEL"}
     assert "Prolia" in den["sources"]["PROLIA_LABEL"]

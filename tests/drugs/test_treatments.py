@@ -325,10 +325,10 @@ def test_schedule_property(start_d, every_d, length_d, has_stop, adherence, patt
     assert all(((x / 24 - start_d) / every_d) % 1 == 0 for x in times)
 
 
-def test_readme_examples_parse_without_warnings():
+def test_documented_treatment_examples_parse_without_warnings():
     import tomllib
 
-    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    text = (Path(__file__).parents[2] / "docs" / "SCENARIOS.md").read_text(encoding="utf-8")
     section = text.split("## Treatments", 1)[1]
     block = section.split("```toml", 1)[1].split("```", 1)[0]
     entries = tomllib.loads(block)["treatment"]

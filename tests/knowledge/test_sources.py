@@ -134,7 +134,7 @@ def test_cite_is_readable():
     assert cite("vasikaran2011").startswith("Vasikaran S, Eastell R")
     assert cite("vasikaran2011", short=True) == "vasikaran2011"
     # a source text citing a fact is rendered too
-    assert cite("model.outputs:SEED_B25").startswith("Cheng et al. 2022, §4.1 (Cheng et al.")
+    assert cite("model.outputs:MG_RATIO").startswith("Magnesium review, §2.2 (a high Ca/Mg")
     with pytest.raises(InputError, match="language 'fr'"):
         cite("seed:B18", "fr")
 

@@ -1,4 +1,4 @@
-"""Clinical engine: interpret bone turnover markers against cited rules (issue 5).
+"""Clinical engine: interpret bone turnover markers against cited rules.
 
 A clinician or laboratory physician gives a patient's marker results and treatment
 history; :func:`interpret` answers what the seed facts (seed:B7-B38, seed:M3-M11) and
@@ -6,19 +6,22 @@ the cited guidelines say should be concluded, each finding with its sources. It 
 decision support: bone turnover markers cannot diagnose osteoporosis (seed:B18), and
 every report says so (``NOT_DIAGNOSTIC``).
 
-Knowledge is data (``data/*.toml``): the marker catalog (:data:`CATALOG`), drugs
-(:data:`DRUGS`), rule sets (:data:`RULESETS`: ``paper`` and ``iof-ects-2017``) and the
-rules (:data:`RULES`), each number with a citation and an evidence level.
+Knowledge is data: the marker catalogue (:data:`CATALOG`) and the drug catalogue
+(:data:`DRUGS`) are the shared knowledge base (:mod:`boneturnover.knowledge`, also read by
+the model); the rule sets (:data:`RULESETS`: ``paper`` and ``iof-ects-2017``) and the
+rules (:data:`RULES`) are ``data/*.toml`` here, each number with a citation and an
+evidence level. A simulated trajectory is interpreted like lab results through
+:func:`patient_from_simulation`.
 
 Examples
 --------
->>> from boneturnover.clinical import Patient, Measurement, Treatment, interpret
->>> p = Patient("demo", measurements=(
+>>> from boneturnover.clinical import Measurement, PatientRecord, TreatmentRecord, interpret
+>>> p = PatientRecord("demo", measurements=(
 ...     Measurement("2024-01-05", "CTX_I", 650, "ng/L", fasting=True),
 ...     Measurement("2024-01-05", "P1NP", 70, "ug/L"),
 ...     Measurement("2024-07-10", "CTX_I", 180, "ng/L", fasting=True),
 ...     Measurement("2024-07-10", "P1NP", 30, "ug/L")),
-...     treatments=(Treatment("alendronate", "2024-01-08"),))
+...     treatments=(TreatmentRecord("alendronate", "2024-01-08"),))
 >>> r = interpret(p, today="2024-07-20")
 >>> [f.numbers["change_pct"] for f in r.by_code("RESPONSE_ADEQUATE") if f.marker == "CTX_I"]
 [-72.3076923076923]
@@ -26,30 +29,14 @@ Examples
 
 from __future__ import annotations
 
-from .catalog import (
-    CATALOG as CATALOG,
-)
-from .catalog import (
-    DRUGS as DRUGS,
-)
-from .catalog import (
-    MAGNESIUM_REFERENCE as MAGNESIUM_REFERENCE,
-)
-from .catalog import (
-    Catalog as Catalog,
-)
-from .catalog import (
-    Citation as Citation,
-)
-from .catalog import (
-    KnowledgeBaseError as KnowledgeBaseError,
-)
-from .catalog import (
-    Marker as Marker,
-)
-from .catalog import (
-    least_significant_change as least_significant_change,
-)
+from ..knowledge.markers import Citation as Citation
+from ..knowledge.markers import KnowledgeBaseError as KnowledgeBaseError
+from ..knowledge.markers import Marker as Marker
+from ..knowledge.markers import MarkerCatalog as MarkerCatalog
+from ..knowledge.markers import least_significant_change as least_significant_change
+from .catalog import CATALOG as CATALOG
+from .catalog import DRUGS as DRUGS
+from .catalog import MAGNESIUM_REFERENCE as MAGNESIUM_REFERENCE
 from .cohort import CohortResult as CohortResult
 from .cohort import interpret_cohort as interpret_cohort
 from .engine import interpret as interpret
@@ -58,16 +45,19 @@ from .io import load_cohort as load_cohort
 from .io import load_fhir_bundle as load_fhir_bundle
 from .io import load_patient as load_patient
 from .records import Measurement as Measurement
-from .records import Patient as Patient
-from .records import Treatment as Treatment
+from .records import PatientRecord as PatientRecord
+from .records import TreatmentRecord as TreatmentRecord
 from .report import Finding as Finding
 from .report import Report as Report
 from .rules import RULES as RULES
 from .rules import RULESETS as RULESETS
+from .simulated import patient_from_simulation as patient_from_simulation
+from .simulated import read_simulation as read_simulation
 
 __all__ = [
-    "CATALOG", "DRUGS", "MAGNESIUM_REFERENCE", "RULES", "RULESETS", "Catalog", "Citation",
-    "Cohort", "CohortResult", "Finding", "KnowledgeBaseError", "Marker", "Measurement",
-    "Patient", "Report", "Treatment", "interpret", "interpret_cohort",
-    "least_significant_change", "load_cohort", "load_fhir_bundle", "load_patient",
+    "CATALOG", "DRUGS", "MAGNESIUM_REFERENCE", "RULES", "RULESETS", "Citation", "Cohort",
+    "CohortResult", "Finding", "KnowledgeBaseError", "Marker", "MarkerCatalog",
+    "Measurement", "PatientRecord", "Report", "TreatmentRecord", "interpret",
+    "interpret_cohort", "least_significant_change", "load_cohort", "load_fhir_bundle",
+    "load_patient", "patient_from_simulation", "read_simulation",
 ]

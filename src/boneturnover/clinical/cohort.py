@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .catalog import CATALOG, DRUGS, Catalog
-from .conditions import Context, join_by_group
+from ..knowledge.markers import MarkerCatalog
+from .catalog import CATALOG, DRUGS
+from .conditions import OSTEOPOROSIS_CLASSES, Context, join_by_group
 from .engine import evaluate, resolve_today
 from .io import Cohort
 from .rules import Ruleset, get_ruleset
@@ -45,7 +46,7 @@ def interpret_cohort(
     *,
     ruleset: str | Ruleset = "paper",
     today: str | dt.date | None = None,
-    catalog: Catalog | None = None,
+    catalog: MarkerCatalog | None = None,
 ) -> CohortResult:
     """Interpret every patient of ``cohort`` (pure; no I/O).
 
@@ -92,7 +93,7 @@ def _status(cohort: Cohort, tables: Tables, ctx: Context, f: pd.DataFrame,
     out["turnover"] = out["pid"].map(best.set_index("pid")["code"].str.removeprefix(
         "TURNOVER_").str.lower())
     c = ctx.courses
-    cur = c[c["stop"].isna() & (c["klass"] != "glucocorticoid")].sort_values(["pid", "start"])
+    cur = c[c["stop"].isna() & c["klass"].isin(OSTEOPOROSIS_CLASSES)].sort_values(["pid", "start"])
     out["current_drug"] = out["pid"].map(cur.drop_duplicates("pid", keep="last")
                                          .set_index("pid")["drug"])
     resp = f[f["code"].isin(["RESPONSE_INADEQUATE", "TESTED_TOO_EARLY", "RESPONSE_ADEQUATE",

@@ -7,10 +7,18 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from .catalog import CATALOG
 from .cohort import interpret_cohort
 from .engine import interpret
 from .io import load_cohort, load_patient
+from .records import PatientRecord
 from .rules import RULESETS
+from .simulated import (
+    DEFAULT_START_DATE,
+    last_sample_date,
+    patient_from_simulation,
+    read_simulation,
+)
 
 __all__ = ["register"]
 
@@ -22,12 +30,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="interpret bone turnover markers of a patient or a cohort",
         description=(
             "Interpret a patient's bone turnover markers and treatment history against "
-            "cited rules. Decision support: markers cannot diagnose osteoporosis."
+            "cited rules. Decision support: markers cannot diagnose osteoporosis. "
+            "With --simulated, the markers of a simulated trajectory (`boneturnover "
+            "simulate --out`) are interpreted as if they were lab results: the marker "
+            "catalogue maps each output column to its marker ("
+            + ", ".join(f"{c} -> {m}" for c, m in CATALOG.model_outputs.items())
+            + "); samples are taken at day 0 and every 3 months "
+            "(nearest simulated row, recorded as fasting morning samples) unless "
+            "--sample-days says otherwise, and judged against the reference intervals the "
+            "model is calibrated to (--intervals default: the clinical defaults); "
+            "--scenario adds the scenario's treatments as courses; the evaluation date "
+            "defaults to the last sample."
         ),
     )
     p.add_argument("file", nargs="?", help="patient file: .toml, .json or FHIR R4 Bundle .json")
     p.add_argument("--cohort", metavar="DIR",
                    help="directory with patients.csv, measurements.csv, treatments.csv")
+    p.add_argument("--simulated", metavar="CSV",
+                   help="a table written by `boneturnover simulate --out`, interpreted as "
+                        "one patient's lab results")
+    p.add_argument("--scenario", metavar="TOML",
+                   help="with --simulated: the scenario that was simulated; its "
+                        "[[treatment]] entries become the patient's courses")
+    p.add_argument("--start-date", metavar="YYYY-MM-DD", default=DEFAULT_START_DATE,
+                   help=f"with --simulated: calendar date of day 0 (default {DEFAULT_START_DATE})")
+    p.add_argument("--sample-days", metavar="DAYS",
+                   help="with --simulated: comma-separated simulation days to sample (e.g. "
+                        "'0,91,182,365'), or 'all' for every row (default: day 0 and every "
+                        "3 months)")
+    p.add_argument("--markers", metavar="IDS",
+                   help="with --simulated: comma-separated markers to take (default: all the "
+                        "table holds)")
+    p.add_argument("--patient-age", type=float, metavar="YEARS",
+                   help="with --simulated: age at day 0 (default: the table's age_y)")
+    p.add_argument("--patient-id", default="simulated", metavar="ID",
+                   help="with --simulated: patient id in the report (default 'simulated')")
+    p.add_argument("--subject", type=int, metavar="N",
+                   help="with --simulated: subject of a population run")
+    p.add_argument("--intervals", choices=("model", "default"), default="model",
+                   help="with --simulated: reference intervals of the simulated markers, "
+                        "those the model is calibrated to (default) or the catalogue's "
+                        "clinical defaults")
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--ruleset", choices=tuple(RULESETS), default="paper")
@@ -38,11 +81,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if bool(args.file) == bool(args.cohort):
-        raise InputError("give either a patient FILE or --cohort DIR (not both)")
+    if sum(map(bool, (args.file, args.cohort, args.simulated))) != 1:
+        raise InputError("give either a patient FILE, --cohort DIR or --simulated CSV "
+                         "(exactly one)")
+    if args.scenario and not args.simulated:
+        raise InputError("--scenario goes with --simulated CSV")
     if args.cohort:
         return _run_cohort(args)
-    report = interpret(load_patient(args.file), ruleset=args.ruleset, today=args.today)
+    if args.simulated:
+        patient = _simulated_patient(args)
+        today = args.today or last_sample_date(patient)
+    else:
+        patient, today = load_patient(args.file), args.today
+    report = interpret(patient, ruleset=args.ruleset, today=today)
     if args.format == "json":
         text = report.to_json() + "\n"
     elif args.format == "html":
@@ -54,6 +105,27 @@ def run(args: argparse.Namespace) -> int:
         text = report.to_text(args.lang, plot if report.series else None)
     _emit(text, args.out)
     return 0
+
+
+def _simulated_patient(args: argparse.Namespace) -> PatientRecord:
+    treatments: tuple = ()
+    if args.scenario:
+        from ..scenario import load_scenario  # the model side, only when asked for
+
+        treatments = load_scenario(args.scenario).treatments
+    days: list[float] | str | None = None
+    if args.sample_days:
+        text = args.sample_days.strip()
+        try:
+            days = "all" if text == "all" else [float(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise InputError(f"--sample-days {text!r}: expected comma-separated days such as "
+                             "'0,91,182' or 'all'") from None
+    markers = None if not args.markers else [m.strip() for m in args.markers.split(",")]
+    return patient_from_simulation(
+        read_simulation(args.simulated), start_date=args.start_date, sample_days=days,
+        treatments=treatments, markers=markers, patient_id=args.patient_id,
+        age_y=args.patient_age, subject=args.subject, intervals=args.intervals)
 
 
 def _run_cohort(args: argparse.Namespace) -> int:

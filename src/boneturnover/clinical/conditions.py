@@ -21,7 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .catalog import BONE_TURNOVER_MARKERS, DRUG_CLASSES, Catalog, DrugTable, KnowledgeBaseError
+from ..knowledge.drugs import RULE_CLASSES, DrugCatalog
+from ..knowledge.markers import KnowledgeBaseError, MarkerCatalog
+from .catalog import BONE_TURNOVER_MARKERS
 from .tables import Tables
 
 __all__ = ["Context", "Kind", "KINDS", "HIT_COLUMNS", "COMMON_FIELDS"]
@@ -50,14 +52,15 @@ class Context:
     ----------
     tables : Tables
         Validated, normalised patients, measurements and treatments.
-    catalog : Catalog
+    catalog : MarkerCatalog
         Marker catalog (with any laboratory overrides).
-    drugs : DrugTable
+    drugs : DrugCatalog
     ruleset : Ruleset
         The selected rule set (targets, LSCs, windows).
     """
 
-    def __init__(self, tables: Tables, catalog: Catalog, drugs: DrugTable, ruleset: Any):
+    def __init__(self, tables: Tables, catalog: MarkerCatalog, drugs: DrugCatalog,
+                 ruleset: Any):
         self.tables = tables
         self.catalog = catalog
         self.drugs = drugs
@@ -197,13 +200,14 @@ class Kind:
     name: str
     fn: Callable[[Context, Mapping[str, Any]], pd.DataFrame]
     fields: frozenset[str]
-    check: Callable[[Mapping[str, Any], Catalog], None]
+    check: Callable[[Mapping[str, Any], MarkerCatalog], None]
 
 
 KINDS: dict[str, Kind] = {}
 
 
-def _kind(name: str, fields: Sequence[str], check: Callable[[Mapping[str, Any], Catalog], None]):
+def _kind(name: str, fields: Sequence[str],
+          check: Callable[[Mapping[str, Any], MarkerCatalog], None]):
     def deco(fn):
         KINDS[name] = Kind(name, fn, frozenset(fields) | COMMON_FIELDS, check)
         return fn
@@ -220,19 +224,19 @@ def _require(params: Mapping[str, Any], keys: Sequence[str], optional: Sequence[
         )
 
 
-def _check_markers(markers: Sequence[str], catalog: Catalog) -> None:
+def _check_markers(markers: Sequence[str], catalog: MarkerCatalog) -> None:
     unknown = [m for m in markers if m not in catalog]
     if unknown:
         raise KnowledgeBaseError(f"unknown marker id(s) {unknown}; expected catalog ids")
 
 
 def _check_classes(classes: Sequence[str]) -> None:
-    unknown = [c for c in classes if c not in DRUG_CLASSES]
+    unknown = [c for c in classes if c not in RULE_CLASSES]
     if unknown:
-        raise KnowledgeBaseError(f"unknown drug class(es) {unknown}; expected {DRUG_CLASSES}")
+        raise KnowledgeBaseError(f"unknown drug class(es) {unknown}; expected {RULE_CLASSES}")
 
 
-def _check_ref(ref: Any, markers: Sequence[str], catalog: Catalog) -> None:
+def _check_ref(ref: Any, markers: Sequence[str], catalog: MarkerCatalog) -> None:
     for r in ref if isinstance(ref, list) else [ref]:
         for m in markers:
             catalog[m].reference_value(r)
@@ -286,7 +290,7 @@ def _latest_compare(ctx: Context, markers: Sequence[str], op: str, ref: Any) -> 
     return out
 
 
-def _check_latest_value(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_latest_value(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["markers", "op", "ref"])
     _check_markers(p["markers"], cat)
     if p["op"] not in (*_OPS, "within", "between"):
@@ -313,7 +317,7 @@ def latest_value(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return _latest_compare(ctx, params["markers"], params["op"], params["ref"])
 
 
-def _check_latest_all(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_latest_all(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["clauses"], ["max_days_apart", "untreated_only"])
     for cl in p["clauses"]:
         _check_latest_value(cl, cat)
@@ -362,7 +366,7 @@ def _g(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _check_patient_context(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_patient_context(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["flag", "recommend"], ["marker", "op", "ref"])
     if p["flag"] not in ("ckd", "glucocorticoids"):
         raise KnowledgeBaseError(f"flag {p['flag']!r} must be ckd or glucocorticoids")
@@ -393,7 +397,7 @@ def patient_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out
 
 
-def _check_missing(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_missing(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["when_any", "required"])
     _check_markers(p["when_any"], cat)
     for g in p["required"]:
@@ -413,7 +417,7 @@ def markers_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _check_preanalytical(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_preanalytical(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     checks = {"fasting_false": [], "fasting_unknown": [], "late_sample": ["latest_time"],
               "renal": ["egfr_ref", "max_days_apart"]}
     if p.get("check") not in checks:
@@ -455,7 +459,7 @@ def preanalytical(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return j[j["egfr"] < cut].drop(columns=["egfr_day"]).reset_index(drop=True)
 
 
-def _check_response(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_response(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["outcome"], ["classes", "routes", "markers"])
     if p["outcome"] not in ("adequate", "inadequate", "too_early"):
         raise KnowledgeBaseError("outcome must be adequate, inadequate or too_early")
@@ -496,7 +500,7 @@ def antiresorptive_response(ctx: Context, params: Mapping[str, Any]) -> pd.DataF
     return j[mask].reset_index(drop=True)
 
 
-def _check_classes_param(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_classes_param(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes"])
     _check_classes(p["classes"])
 
@@ -512,7 +516,7 @@ def baseline_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _check_holiday(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_holiday(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes", "markers"])
     _check_classes(p["classes"])
     _check_markers(p["markers"], cat)
@@ -536,7 +540,7 @@ def holiday_rise(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return off[off["change_pct"] > off["lsc_pct"]].reset_index(drop=True)
 
 
-def _check_holiday_duration(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_holiday_duration(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["drugs", "max_days"])
 
 
@@ -567,7 +571,7 @@ def dose_overdue(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out[late > 0].reset_index(drop=True)
 
 
-def _check_rebound(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_rebound(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes", "markers", "compare"])
     _check_classes(p["classes"])
     _check_markers(p["markers"], cat)
@@ -597,7 +601,7 @@ def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFra
     return j[j["value"] > j["reference"]].reset_index(drop=True)
 
 
-def _check_followon(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_followon(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes", "followon_classes"])
     _check_classes(p["classes"])
     _check_classes(p["followon_classes"])
@@ -614,7 +618,7 @@ def stopped_without_followon(ctx: Context, params: Mapping[str, Any]) -> pd.Data
     return stopped[~stopped["cid"].isin(followed)].reset_index(drop=True)
 
 
-def _check_change_window(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_change_window(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes", "markers", "window_days", "metric", "op", "threshold"],
              ["threshold_unit"])
     _check_classes(p["classes"])
@@ -649,7 +653,7 @@ def change_window(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return j[_compare(metric, params["op"], j["threshold"])].reset_index(drop=True)
 
 
-def _check_prior(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_prior(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["classes", "prior_classes"])
     _check_classes(p["classes"])
     _check_classes(p["prior_classes"])
@@ -683,7 +687,7 @@ def supplement_ratio(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out[out["ratio"] > params["threshold"]].reset_index(drop=True)
 
 
-def _check_retest(p: Mapping[str, Any], cat: Catalog) -> None:
+def _check_retest(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["phase", "state"])
     if p["phase"] not in ("on", "off") or p["state"] not in ("overdue", "upcoming"):
         raise KnowledgeBaseError("phase must be on/off and state overdue/upcoming")

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from .catalog import CATALOG, DRUGS, Catalog
+from ..knowledge.markers import MarkerCatalog
+from .catalog import CATALOG, DRUGS
 from .conditions import HIT_COLUMNS, KINDS, Context
-from .records import Patient
+from .records import PatientRecord
 from .report import Report, build_report
 from .rules import RULES, SEVERITIES, Rule, Ruleset, get_ruleset
 from .tables import Tables, normalise, to_day
@@ -73,24 +74,24 @@ def evaluate(ctx: Context, rules: Sequence[Rule] = RULES) -> pd.DataFrame:
 
 
 def interpret(
-    patient: Patient,
+    patient: PatientRecord,
     *,
     ruleset: str | Ruleset = "paper",
     today: str | dt.date | None = None,
-    catalog: Catalog | None = None,
+    catalog: MarkerCatalog | None = None,
 ) -> Report:
     """Interpret one patient's markers and treatment history.
 
     Parameters
     ----------
-    patient : Patient
+    patient : PatientRecord
         Facts, measurements (values in their UCUM units) and treatment courses.
     ruleset : {"paper", "iof-ects-2017"} or Ruleset
         Which published guidance sets targets, LSCs and timing (default: the seed paper).
     today : str, date or None
         Evaluation date ``YYYY-MM-DD`` (None: the current date). Later dates are errors.
-    catalog : Catalog, optional
-        Marker catalog; the patient's ``assay`` overrides are applied on top.
+    catalog : MarkerCatalog, optional
+        Marker catalogue; the patient's ``assay`` overrides are applied on top.
 
     Returns
     -------
@@ -116,7 +117,7 @@ def interpret(
     return report_for(tables, cat, rs, 0)
 
 
-def report_for(tables: Tables, catalog: Catalog, ruleset: Ruleset, pid: int) -> Report:
+def report_for(tables: Tables, catalog: MarkerCatalog, ruleset: Ruleset, pid: int) -> Report:
     """Evaluate ``tables`` and build the report of patient ``pid``."""
     ctx = Context(tables, catalog, DRUGS, ruleset)
     frame = evaluate(ctx)

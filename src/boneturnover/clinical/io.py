@@ -1,6 +1,6 @@
 """Loaders: one patient (TOML/JSON), a FHIR R4 Bundle, a cohort directory of CSVs.
 
-Loaders read files and build :class:`~boneturnover.clinical.records.Patient` or
+Loaders read files and build :class:`~boneturnover.clinical.records.PatientRecord` or
 :class:`Cohort` values; they never interpret. Formats: ``docs/CLINICAL.md`` and
 ``examples/clinical/``.
 """
@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataError, InputError
 from .catalog import CATALOG, DRUGS
-from .records import Measurement, Patient, Treatment
+from .records import Measurement, PatientRecord, TreatmentRecord
 from .tables import RAW_COLUMNS
 
 __all__ = ["load_patient", "load_fhir_bundle", "load_cohort", "Cohort", "FHIR_EXTENSION"]
@@ -40,7 +40,7 @@ def _read(path: str | Path) -> tuple[Path, str]:
         raise InputError(f"{p}: not UTF-8 text ({exc.reason})") from None
 
 
-def load_patient(path: str | Path) -> Patient:
+def load_patient(path: str | Path) -> PatientRecord:
     """Load one patient from a ``.toml`` or ``.json`` file (or a FHIR Bundle ``.json``).
 
     Raises
@@ -65,10 +65,10 @@ def load_patient(path: str | Path) -> Patient:
             return fhir_bundle_to_patient(data, p.name)
     else:
         raise InputError(f"{p}: expected a .toml or .json file")
-    return Patient.from_dict(data, p.name)
+    return PatientRecord.from_dict(data, p.name)
 
 
-def load_fhir_bundle(path: str | Path) -> Patient:
+def load_fhir_bundle(path: str | Path) -> PatientRecord:
     """Load one patient from a FHIR R4 Bundle (JSON).
 
     Reads ``Patient`` (id, birthDate, extensions ``ckd``, ``calcium-supplement-mg-d``,
@@ -94,8 +94,8 @@ def _ext(resource: Mapping[str, Any], name: str) -> Any:
     return None
 
 
-def fhir_bundle_to_patient(bundle: Mapping[str, Any], label: str = "bundle") -> Patient:
-    """Build a :class:`Patient` from a parsed FHIR R4 Bundle."""
+def fhir_bundle_to_patient(bundle: Mapping[str, Any], label: str = "bundle") -> PatientRecord:
+    """Build a :class:`PatientRecord` from a parsed FHIR R4 Bundle."""
     if not isinstance(bundle, Mapping) or bundle.get("resourceType") != "Bundle":
         raise DataError(f"{label}: expected a FHIR Bundle (resourceType 'Bundle')")
     entries = [e.get("resource", {}) for e in bundle.get("entry", []) or []]
@@ -115,7 +115,7 @@ def fhir_bundle_to_patient(bundle: Mapping[str, Any], label: str = "bundle") -> 
             if DRUGS.find(t.drug) == "glucocorticoid":
                 glucocorticoids = True
             treats.append(t)
-    return Patient(
+    return PatientRecord(
         patient_id=str(pr.get("id", "")),
         birth_date=pr.get("birthDate"),
         ckd=_ext(pr, "ckd"),
@@ -152,7 +152,7 @@ def _observation(r: Mapping[str, Any], rid: str) -> Measurement:
                        fasting=_ext(r, "fasting"), time=clock[:5] or None, source=rid)
 
 
-def _medication(r: Mapping[str, Any], rid: str) -> Treatment:
+def _medication(r: Mapping[str, Any], rid: str) -> TreatmentRecord:
     cc = r.get("medicationCodeableConcept") or {}
     names = [c.get("display") for c in cc.get("coding", []) or [] if c.get("display")]
     names += [cc.get("text")] if cc.get("text") else []
@@ -165,7 +165,7 @@ def _medication(r: Mapping[str, Any], rid: str) -> Treatment:
         interval = f"{rep['period']} {rep['periodUnit']}"
     route = (dosage.get("route") or {}).get("text")
     dq = ((dosage.get("doseAndRate") or [{}])[0]).get("doseQuantity") or {}
-    return Treatment(
+    return TreatmentRecord(
         drug=str(drug), start=str(period.get("start", ""))[:10],
         stop=str(period["end"])[:10] if period.get("end") else None,
         dose=dq.get("value"), dose_unit=dq.get("code"), interval=interval,
@@ -184,8 +184,8 @@ class Cohort:
     assay: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     directory: str = ""
 
-    def patient(self, patient_id: str) -> Patient:
-        """One patient of the cohort as a :class:`Patient` (same rows, same sources)."""
+    def patient(self, patient_id: str) -> PatientRecord:
+        """One patient of the cohort as a :class:`PatientRecord` (same rows, same sources)."""
         pa = self.patients[self.patients["patient_id"].astype(str) == patient_id]
         if pa.empty:
             raise DataError(f"patient_id {patient_id!r} is not in patients.csv")
@@ -196,7 +196,7 @@ class Cohort:
         def val(x: Any) -> Any:
             return None if x is None or (isinstance(x, float) and pd.isna(x)) or x == "" else x
 
-        return Patient(
+        return PatientRecord(
             patient_id=patient_id,
             birth_date=val(prow.get("birth_date")), ckd=val(prow.get("ckd")),
             glucocorticoids=val(prow.get("glucocorticoids")),
@@ -208,7 +208,7 @@ class Cohort:
                             source=r["source"])
                 for r in me.to_dict("records")),
             treatments=tuple(
-                Treatment(drug=r["drug"], start=r["start"], stop=val(r.get("stop")),
+                TreatmentRecord(drug=r["drug"], start=r["start"], stop=val(r.get("stop")),
                           dose=val(r.get("dose")), dose_unit=val(r.get("dose_unit")),
                           interval=val(r.get("interval")), route=val(r.get("route")),
                           last_dose=val(r.get("last_dose")), source=r["source"])

@@ -17,7 +17,7 @@ import pandas as pd
 from ..errors import DataError
 from .tables import RAW_COLUMNS
 
-__all__ = ["Measurement", "Treatment", "Patient"]
+__all__ = ["Measurement", "TreatmentRecord", "PatientRecord"]
 
 
 def _iso(v: Any, where: str) -> str | None:
@@ -64,20 +64,21 @@ class Measurement:
 
 
 @dataclass(frozen=True)
-class Treatment:
-    """One course of a drug.
+class TreatmentRecord:
+    """One course of a drug, as recorded for a patient.
 
     Attributes
     ----------
     drug : str
-        Generic, brand or Chinese name (``alendronate``, ``Prolia``, ``唑来膦酸``).
+        Any name of the drug catalogue: generic, brand or Chinese (``alendronate``,
+        ``Prolia``, ``唑来膦酸``).
     start, stop : str
         First and last dose ``YYYY-MM-DD``; ``stop`` None while ongoing.
     dose, dose_unit : float, str
         Dose and UCUM unit (informational).
     interval : str
         Dosing interval as a UCUM duration (``"1 wk"``, ``"6 mo"``, ``"1 a"``); default
-        the drug's usual interval.
+        the interval of the drug's usual regimen on ``route``.
     route : str
         ``oral``, ``iv`` or ``sc``; default the drug's usual route.
     last_dose : str
@@ -96,8 +97,8 @@ class Treatment:
 
 
 @dataclass(frozen=True)
-class Patient:
-    """One patient: facts, measurements and treatments.
+class PatientRecord:
+    """One patient's record: facts, measurements and treatments.
 
     Attributes
     ----------
@@ -115,7 +116,7 @@ class Patient:
 
     patient_id: str
     measurements: tuple[Measurement, ...] = ()
-    treatments: tuple[Treatment, ...] = ()
+    treatments: tuple[TreatmentRecord, ...] = ()
     birth_date: str | None = None
     ckd: bool | None = None
     glucocorticoids: bool | None = None
@@ -124,7 +125,7 @@ class Patient:
     assay: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], label: str = "patient") -> Patient:
+    def from_dict(cls, d: Mapping[str, Any], label: str = "patient") -> PatientRecord:
         """Build from the TOML/JSON layout documented in ``docs/CLINICAL.md``.
 
         Raises
@@ -155,7 +156,7 @@ class Patient:
             where = f"treatments[{i}]"
             _no_extra(t, {"drug", "start", "stop", "dose", "dose_unit", "interval", "route",
                           "last_dose"}, where)
-            treats.append(Treatment(
+            treats.append(TreatmentRecord(
                 drug=str(t.get("drug", "")), start=_iso(t.get("start"), where) or "",
                 stop=_iso(t.get("stop"), where), dose=t.get("dose"), dose_unit=t.get("dose_unit"),
                 interval=t.get("interval"), route=t.get("route"),

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
+from ..knowledge.drugs import Drug
+from ..knowledge.markers import MarkerCatalog
 from .catalog import (
     CATALOG,
-    Catalog,
     Citation,
-    Drug,
     KnowledgeBaseError,
     RetestPlan,
     Text,
@@ -89,7 +89,7 @@ class Ruleset:
     retests: Mapping[str, RetestPlan]
 
     def _lookup(self, table: Mapping[str, Any], drug: Drug, route: str) -> Any:
-        for key in (drug.id, f"{drug.klass}:{route}", drug.klass):
+        for key in (drug.key, f"{drug.rule_class}:{route}", drug.rule_class):
             if key in table:
                 return table[key]
         return None
@@ -102,7 +102,7 @@ class Ruleset:
         return self._lookup(self.retests, drug, route) or drug.retest
 
 
-def _load_rulesets(catalog: Catalog) -> dict[str, Ruleset]:
+def _load_rulesets(catalog: MarkerCatalog) -> dict[str, Ruleset]:
     out = {}
     for rid, d in load_toml("rulesets.toml")["rulesets"].items():
         where = f"rulesets.toml [rulesets.{rid}]"
@@ -175,7 +175,7 @@ def _placeholders(template: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
 
-def parse_rules(raw: Sequence[Mapping[str, Any]], catalog: Catalog = CATALOG,
+def parse_rules(raw: Sequence[Mapping[str, Any]], catalog: MarkerCatalog = CATALOG,
                 where: str = "rules.toml") -> tuple[Rule, ...]:
     """Validate and build rules from their TOML records."""
     rules: list[Rule] = []

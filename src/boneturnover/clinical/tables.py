@@ -1,6 +1,6 @@
 """Validation and normalisation of patient records into the engine's tables.
 
-Raw records (from a :class:`~boneturnover.clinical.records.Patient`, CSV files or a FHIR
+Raw records (from a :class:`~boneturnover.clinical.records.PatientRecord`, CSV files or a FHIR
 bundle) arrive as three data frames of text/number columns (:data:`RAW_COLUMNS`).
 :func:`normalise` checks every row, vectorised so that a cohort of a million rows is
 checked in seconds, and returns
@@ -24,8 +24,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, UnitError
+from ..knowledge.drugs import ROUTES, DrugCatalog, parse_duration_h
+from ..knowledge.markers import MarkerCatalog
 from ..units import parse_ucum
-from .catalog import ROUTES, Catalog, DrugTable, duration_days
 
 __all__ = ["Tables", "RAW_COLUMNS", "normalise", "to_day", "day_to_iso", "empty_raw"]
 
@@ -182,8 +183,8 @@ def normalise(
     measurements: pd.DataFrame | None,
     treatments: pd.DataFrame | None,
     *,
-    catalog: Catalog,
-    drugs: DrugTable,
+    catalog: MarkerCatalog,
+    drugs: DrugCatalog,
     today: int,
     labels: Mapping[str, str] | None = None,
 ) -> tuple[Tables, pd.DataFrame]:
@@ -318,7 +319,7 @@ def normalise(
     err.add(tr, bad_drug, "drug", lambda r: f"drug {r['drug']!r} is unknown; expected one "
             f"of {', '.join(drugs)} (generic, brand or Chinese name)")
     route = tr["route"].astype("string").str.strip().str.lower()
-    default_route = drug_id.map(lambda d: drugs[d].route if isinstance(d, str) else None)
+    default_route = drug_id.map(lambda d: drugs[d].default_route if isinstance(d, str) else None)
     route = route.where(route.notna() & (route != ""), default_route.astype("string"))
     err.add(tr, ~bad_drug & ~route.isin(ROUTES).to_numpy(), "route",
             lambda r: f"route {r['route']!r} must be one of {', '.join(ROUTES)}")
@@ -339,14 +340,14 @@ def normalise(
             lambda r: f"last_dose {r['last_dose']} lies outside the course {r['start']} to "
             f"{r['stop'] if isinstance(r['stop'], str) and r['stop'] else 'ongoing'}")
     interval = np.full(len(tr), np.nan)
-    for i, (txt, d) in enumerate(zip(tr["interval"], drug_id, strict=True)):
+    for i, (txt, d, r) in enumerate(zip(tr["interval"], drug_id, route, strict=True)):
         if not isinstance(d, str):
             continue
         if txt is None or (isinstance(txt, float) and np.isnan(txt)) or str(txt).strip() == "":
-            interval[i] = drugs[d].interval_days
+            interval[i] = drugs[d].interval_days(r if isinstance(r, str) else None)
         else:
             try:
-                interval[i] = duration_days(str(txt), "")
+                interval[i] = parse_duration_h(str(txt), "interval") / 24.0
             except InputError:
                 pass
     err.add(tr, ~bad_drug & np.isnan(interval), "interval",
@@ -406,7 +407,7 @@ def normalise(
         "pid": tr["patient_id"][tmask].map(pid_new).to_numpy(dtype=np.int64),
         "source": tr["source"][tmask].to_numpy(dtype=object),
         "drug": did.to_numpy(dtype=object),
-        "klass": did.map(lambda d: drugs[d].klass).to_numpy(dtype=object),
+        "klass": did.map(lambda d: drugs[d].rule_class).to_numpy(dtype=object),
         "route": route[tmask].to_numpy(dtype=object),
         "start": start[tmask].astype(np.int64),
         "stop": stop[tmask],
@@ -416,7 +417,7 @@ def normalise(
     return Tables(patients_t, meas_t, treat_t, int(today)), errors
 
 
-def _map_attr(marker_id: pd.Series, catalog: Catalog, attr: str) -> np.ndarray:
+def _map_attr(marker_id: pd.Series, catalog: MarkerCatalog, attr: str) -> np.ndarray:
     lut = {m: float(getattr(catalog[m], attr)) for m in catalog}
     return marker_id.map(lut).to_numpy(dtype=float)
 
@@ -451,7 +452,7 @@ def _times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return _per_category(s, _parse_time)
 
 
-def _slip_message(r: pd.Series, catalog: Catalog) -> str:
+def _slip_message(r: pd.Series, catalog: MarkerCatalog) -> str:
     m = catalog.resolve(str(r["marker"]).strip())
     v = float(r["value"])
     canon = m.to_canonical(v, str(r["unit"]).strip())

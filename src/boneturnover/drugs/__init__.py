@@ -1,16 +1,13 @@
-"""Drug library: a catalogue of osteoporosis drugs and supplements with their labelled
-regimens (``catalog.toml``, with sources), and the ``[[treatment]]`` entries of a
-scenario that turn a drug and a regimen into model dose records.
+"""Treatment layer: the ``[[treatment]]`` entries of a scenario, which turn a drug of the
+shared drug catalogue (:mod:`boneturnover.knowledge.drugs`) and a regimen into model dose
+records, and the ``boneturnover drugs`` command that lists the catalogue.
 
 See ``docs/DRUGS.md``.
 """
 
 from __future__ import annotations
 
-from .catalog import Catalog as Catalog
-from .catalog import Drug as Drug
-from .catalog import load_catalog as load_catalog
 from .treatments import Treatment as Treatment
 from .treatments import parse_treatments as parse_treatments
 
-__all__ = ["Catalog", "Drug", "Treatment", "load_catalog", "parse_treatments"]
+__all__ = ["Treatment", "parse_treatments"]

@@ -1,4 +1,4 @@
-"""CLI command of the drug library: ``boneturnover drugs [--json]``."""
+"""CLI command of the drug catalogue: ``boneturnover drugs [--json]``."""
 
 from __future__ import annotations
 
@@ -6,19 +6,19 @@ import argparse
 import json
 from typing import Any
 
-from .catalog import Catalog, Drug, load_catalog
+from ..knowledge.drugs import Drug, DrugCatalog, drug_catalog
 
 __all__ = ["register", "catalog_rows"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("drugs", help="list the drug library: names, class, routes, labelled "
-                       "regimens, sources")
+    p = sub.add_parser("drugs", help="list the drug catalogue: names, class, routes, labelled "
+                       "regimens, clinical timing, sources")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_drugs)
 
 
-def _row(drug: Drug, cat: Catalog) -> dict[str, Any]:
+def _row(drug: Drug, cat: DrugCatalog) -> dict[str, Any]:
     routes = {}
     for rk, r in drug.routes.items():
         routes[rk] = {
@@ -33,11 +33,21 @@ def _row(drug: Drug, cat: Catalog) -> dict[str, Any]:
     return {
         "drug": drug.key, "name_en": drug.name.en, "name_zh": drug.name.zh,
         "class_en": drug.drug_class.en, "class_zh": drug.drug_class.zh,
+        "rule_class": drug.rule_class, "action": drug.action,
         "mechanism": drug.mechanism, "dose_as": drug.dose_as, "aliases": list(drug.aliases),
-        "routes": routes,
+        "brands": list(drug.brands), "routes": routes,
         "salts": {k: {"fraction": s.fraction, "formula": s.formula, "source": s.source}
                   for k, s in drug.salts.items()},
         "limit": None if drug.limit is None else drug.limit.meaning,
+        "window_days": None if drug.window is None else {
+            "resorption": drug.window.resorption_days, "formation": drug.window.formation_days,
+            "cite": [c.ref for c in drug.window.cite]},
+        "retest": None if drug.retest is None else {
+            "assess_from_days": drug.retest.assess_from_days,
+            "first_days": drug.retest.first_days, "monitor_days": drug.retest.monitor_days,
+            "off_first_days": drug.retest.off_first_days,
+            "off_interval_days": drug.retest.off_interval_days,
+            "cite": [c.ref for c in drug.retest.cite]},
         "seed": [f"seed:{s}" for s in drug.seed], "evidence": drug.evidence,
         "sources": {k: cat.sources[k] for k in drug.sources},
     }
@@ -45,8 +55,8 @@ def _row(drug: Drug, cat: Catalog) -> dict[str, Any]:
 
 def catalog_rows() -> list[dict[str, Any]]:
     """One JSON-ready mapping per drug of the catalogue."""
-    cat = load_catalog()
-    return [_row(d, cat) for d in cat.drugs.values()]
+    cat = drug_catalog()
+    return [_row(d, cat) for d in cat.values()]
 
 
 def _drugs(args: argparse.Namespace) -> int:
@@ -60,7 +70,8 @@ def _drugs(args: argparse.Namespace) -> int:
         print(f"    {r['mechanism']}")
         for rk, route in r["routes"].items():
             regs = "; ".join(f"{g['dose']} every {g['every']}" for g in route["regimens"])
-            print(f"    {rk:<5} -> {route['target']:<18} {regs}")
+            target = route["target"] or "(clinical context only)"
+            print(f"    {rk:<5} -> {target:<18} {regs}")
             if route["intake"]:
                 print("          intake: " + ", ".join(
                     f"{k} x{v['factor']:g}" for k, v in route["intake"].items()))
@@ -69,9 +80,20 @@ def _drugs(args: argparse.Namespace) -> int:
                                             for k, v in r["salts"].items()))
         if r["limit"]:
             print(f"    limit: {r['limit']}")
-        seed = ", ".join(r["seed"])
-        print(f"    sources: {', '.join(r['sources'])}" + (f"; {seed}" if seed else ""))
+        if r["brands"]:
+            print(f"    brands: {', '.join(r['brands'])}")
+        clinical = f"    clinical: rule class {r['rule_class']}"
+        if r["window_days"]:
+            w = r["window_days"]
+            clinical += f"; maximal change by day {w['resorption']} (resorption), " \
+                        f"{w['formation']} (formation)"
+        if r["retest"]:
+            clinical += f"; markers due from day {r['retest']['first_days']}, then every " \
+                        f"{r['retest']['monitor_days']} d"
+        print(clinical)
+        cited = (", ".join(r["sources"]), ", ".join(r["seed"]))
+        print(f"    sources: {'; '.join(x for x in cited if x)}")
     print("\nsources:")
-    for key, text in load_catalog().sources.items():
+    for key, text in drug_catalog().sources.items():
         print(f"  {key}: {text}")
     return 0

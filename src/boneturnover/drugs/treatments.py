@@ -26,10 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from ..dosing import COMPARTMENTS, Dose, parse_duration_h
-from ..errors import DataError, ScenarioError, UnitError
+from ..dosing import COMPARTMENTS, Dose
+from ..errors import ScenarioError, UnitError
+from ..knowledge.drugs import (
+    Drug,
+    LabelledRegimen,
+    Route,
+    drug_catalog,
+    parse_amount,
+    parse_duration_h,
+)
 from ..units import convert
-from .catalog import Drug, Regimen, Route, load_catalog, parse_amount
 
 __all__ = ["Treatment", "TREATMENT_KEYS", "PATTERNS", "parse_treatments", "missed_indices",
            "format_duration"]
@@ -143,8 +150,8 @@ def _err(where: str, text: str) -> ScenarioError:
 
 
 def _find_drug(name: Any, where: str) -> Drug:
-    cat = load_catalog()
-    known = ", ".join(cat.drugs)
+    cat = drug_catalog()
+    known = ", ".join(k for k, d in cat.items() if d.action != "context")
     if not isinstance(name, str) or not name.strip():
         raise _err(where, f"drug {name!r} must be a drug name; expected one of {known}")
     drug = cat.lookup(name)
@@ -156,20 +163,17 @@ def _find_drug(name: Any, where: str) -> Drug:
 
 
 def _duration(value: Any, where: str, key: str) -> float:
-    try:
-        return parse_duration_h(value, key)
-    except ScenarioError as exc:
-        raise _err(where, str(exc)) from None
+    return parse_duration_h(value, f"{where}: {key}", error=ScenarioError)
 
 
-def _molar_mass(drug: Drug, target: str) -> float | None:
-    comp = COMPARTMENTS.get(target)
+def _molar_mass(drug: Drug, target: str | None) -> float | None:
+    comp = None if target is None else COMPARTMENTS.get(target)
     if comp is not None and comp.molar_mass_g_mol is not None:
         return comp.molar_mass_g_mol
     return drug.element_molar_mass_g_mol
 
 
-def _in_unit(amount: float, unit: str, to: str, drug: Drug, target: str) -> float:
+def _in_unit(amount: float, unit: str, to: str, drug: Drug, target: str | None) -> float:
     return convert(amount, unit, to, molar_mass_g_mol=_molar_mass(drug, target))
 
 
@@ -178,10 +182,7 @@ def _dose_amount(d: dict[str, Any], drug: Drug, route: Route, where: str,
     """Amount and unit delivered (elemental for a salt), and the salt key."""
     if "dose" not in d:
         raise _err(where, f"missing `dose`; expected e.g. dose = '{route.regimens[0].dose}'")
-    try:
-        amount, unit = parse_amount(d["dose"], "dose")
-    except DataError as exc:
-        raise _err(where, str(exc)) from None
+    amount, unit = parse_amount(d["dose"], f"{where}: dose", error=ScenarioError)
     if not (math.isfinite(amount) and amount > 0):
         raise _err(where, f"dose {d['dose']!r} must be a positive amount")
     salt = d.get("salt")
@@ -189,7 +190,7 @@ def _dose_amount(d: dict[str, Any], drug: Drug, route: Route, where: str,
         return amount, unit, None
     if not drug.salts:
         raise _err(where, f"salt {salt!r}: only supplements take a salt "
-                   f"({', '.join(k for k, v in load_catalog().drugs.items() if v.salts)})")
+                   f"({', '.join(k for k, v in drug_catalog().items() if v.salts)})")
     if salt not in drug.salts:
         raise _err(where, f"salt {salt!r} is unknown for {drug.key}; expected one of "
                    f"{', '.join(drug.salts)}")
@@ -201,7 +202,7 @@ def _dose_amount(d: dict[str, Any], drug: Drug, route: Route, where: str,
     return mg * drug.salts[salt].fraction, "mg", salt
 
 
-def _label_interval(every_h: float, route: Route) -> list[Regimen]:
+def _label_interval(every_h: float, route: Route) -> list[LabelledRegimen]:
     return [r for r in route.regimens
             if abs(every_h - r.every_h) <= INTERVAL_TOLERANCE * r.every_h]
 
@@ -225,7 +226,7 @@ def _default_every(amount: float, unit: str, drug: Drug, route: Route, where: st
 
 def _check_dose(amount: float, unit: str, text: str, every_h: float, drug: Drug, route: Route,
                 where: str, warnings: list[str]) -> None:
-    comp = COMPARTMENTS.get(route.target)
+    comp = None if route.target is None else COMPARTMENTS.get(route.target)
     to = comp.unit if comp is not None else route.max_dose.unit
     try:
         _in_unit(amount, unit, to, drug, route.target)
@@ -289,6 +290,9 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
         raise _err(where, f"route {route_key!r} is not a route of {drug.key}; expected one of "
                    f"{', '.join(drug.routes)}")
     route = drug.routes[route_key]
+    if route.target is None:
+        raise _err(where, f"{drug.key} is recorded as clinical context only (in patient "
+                   "records for `boneturnover interpret`); the model has no dose target for it")
     if route.target not in COMPARTMENTS:
         raise _err(where, f"{drug.key} requires the {drug.model or route.target} model "
                    f"(dose target {route.target!r} is not in this model)")
@@ -364,8 +368,7 @@ def _check_overlaps(treatments: Sequence[Treatment]) -> None:
 
 
 def _check_limits(treatments: Sequence[Treatment], end_h: float, warnings: list[str]) -> None:
-    cat = load_catalog()
-    for key, drug in cat.drugs.items():
+    for key, drug in drug_catalog().items():
         lim = drug.limit
         mine = [t for t in treatments if t.drug == key]
         if lim is None or not mine:

@@ -1,8 +1,10 @@
 """Clinical outputs: model states -> markers, minerals and BMD in clinical units.
 
-Declared once in ``library/outputs.toml`` (calibration constants with sources);
-:data:`OUTPUTS` lists every output column with unit, meaning and source, and
-:func:`compute_outputs` evaluates them for arrays of states.
+The markers the model produces are declared in the marker catalogue
+(:mod:`boneturnover.knowledge.markers`: each marker's ``model_output`` column and its
+``model`` calibration, with sources); minerals and BMD references in
+``library/outputs.toml``. :data:`OUTPUTS` lists every output column with unit, meaning
+and source, and :func:`compute_outputs` evaluates them for arrays of states.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..knowledge.markers import Citation, Marker, magnesium_reference, marker_catalog
 from ..units import convert
 from .equations import S, bp_occupancy, resorption_activity
 
@@ -31,20 +34,72 @@ class OutputDef:
     source: str
 
 
+def _cited(cites: tuple[Citation, ...], note: str = "") -> str:
+    """``note (seed:B25)``: a seed fact by its key, another source by its citation."""
+    refs = "; ".join(c.ref if c.ref.startswith("seed:") else c.text for c in cites)
+    return f"{note} ({refs})" if note else refs
+
+
+def _marker_calibration(m: Marker) -> dict[str, Any]:
+    cal = m.model
+    assert cal is not None
+    return {
+        "marker": m.id, "meaning": cal.meaning, "unit": m.canonical_unit,
+        "state_basis": cal.basis, "centre": cal.centre,
+        "ri_low": cal.interval.low, "ri_high": cal.interval.high, "ri_name": cal.interval.name,
+        "centre_source": _cited(cal.centre_cite, cal.centre_note),
+        "ri_source": _cited(cal.interval.cite), "basis_source": _cited(cal.basis_cite),
+        "evidence": ", ".join(dict.fromkeys(c.evidence for c in cal.centre_cite)),
+    }
+
+
 @cache
 def calibration() -> dict[str, Any]:
-    """The parsed ``outputs.toml`` (markers, minerals, BMD references and sources)."""
+    """Calibration constants of the outputs, with sources.
+
+    Returns
+    -------
+    dict
+        ``markers``: output column (``ctx_ng_l``) -> ``marker`` (catalogue id),
+        ``meaning``, ``unit``, ``state_basis``, ``centre``, ``ri_low``/``ri_high`` and
+        ``ri_name`` (the interval the centre sits in), the source texts
+        ``centre_source``, ``ri_source``, ``basis_source`` and ``evidence``, from the
+        marker catalogue; ``minerals``, ``bmd`` and ``sources`` from
+        ``library/outputs.toml``.
+    """
     res = resources.files("boneturnover.model.library").joinpath("outputs.toml")
     with res.open("rb") as fh:
-        return tomllib.load(fh)
+        data = tomllib.load(fh)
+    data["markers"] = {m.model.output: _marker_calibration(m)
+                       for m in marker_catalog().values() if m.model is not None}
+    return data
+
+
+@cache
+def _molar_mass_g_mol(marker: str) -> float:
+    """Molar mass of a mineral output's analyte, from the marker catalogue."""
+    mm = marker_catalog()[marker].molar_mass_g_mol
+    assert mm is not None
+    return mm
+
+
+def _mineral_source(marker: str, model_text: str) -> str:
+    m = marker_catalog()[marker]
+    ri = m.ri
+    text = model_text
+    if ri is not None:
+        text += (f"; reference interval {ri.low:g}-{ri.high:g} {m.canonical_unit} "
+                 f"(marker catalogue {m.id}: {_cited(ri.cite)})")
+    if m.molar_mass_cite:
+        text += f"; molar mass {m.molar_mass_g_mol:g} g/mol ({_cited(m.molar_mass_cite)})"
+    return text
 
 
 def _mg_reference_text() -> str:
-    """The serum magnesium interval and cut-off, from the clinical catalog (one place)."""
-    from ..clinical.catalog import MAGNESIUM_REFERENCE as ref
-
+    """The serum magnesium interval and cut-off, from the marker catalogue (one place)."""
+    ref = magnesium_reference()
     return (f"adult interval {ref.low_mmol_l:g}-{ref.high_mmol_l:g} mmol/L, deficiency "
-            f"cut-off {ref.deficiency_cutoff_mmol_l:g} mmol/L (clinical catalog, marker MG)")
+            f"cut-off {ref.deficiency_cutoff_mmol_l:g} mmol/L (marker catalogue, MG)")
 
 
 def _defs() -> tuple[OutputDef, ...]:
@@ -55,14 +110,17 @@ def _defs() -> tuple[OutputDef, ...]:
     for name, m in cal["markers"].items():
         out.append(OutputDef(
             name, m["unit"], m["meaning"] + f"; premenopausal centre {m['centre']} {m['unit']}",
-            f"{src[m['centre_source']]}; basis: {src[m['basis_source']]}"))
+            f"{m['centre_source']}; basis: {m['basis_source']}"))
     lab = src["LAB_MINERAL"]
     out += [
-        OutputDef("pth_pg_ml", "pg/mL", "serum intact PTH", f"{src['PR2010']}; {src['PTH_MW']}"),
-        OutputDef("calcium_mmol_l", "mmol/L", "serum total calcium", f"{src['PR2010']}; {lab}"),
-        OutputDef("phosphate_mmol_l", "mmol/L", "serum phosphate", f"{src['PR2010']}; {lab}"),
+        OutputDef("pth_pg_ml", "pg/mL", "serum intact PTH",
+                  _mineral_source("PTH", src["PR2010_BASELINE"])),
+        OutputDef("calcium_mmol_l", "mmol/L", "serum total calcium",
+                  _mineral_source("CA", src["PR2010_BASELINE"])),
+        OutputDef("phosphate_mmol_l", "mmol/L", "serum phosphate",
+                  f"{src['PR2010_BASELINE']}; {lab}"),
         OutputDef("calcitriol_pmol_l", "pmol/L", "serum 1,25-dihydroxyvitamin D",
-                  f"{src['PR2010']}; {lab}"),
+                  f"{src['PR2010_BASELINE']}; {lab}"),
         OutputDef("bmd_spine_g_cm2", "g/cm2", "lumbar spine (L1-L4) areal BMD",
                   f"Riggs & Peterson 2012 (relative BMD); {src['HOLOGIC']}"),
         OutputDef("bmd_hip_g_cm2", "g/cm2", "total hip areal BMD (femoral-neck dynamics)",
@@ -155,7 +213,7 @@ def compute_outputs(
     out: dict[str, np.ndarray] = {}
     for name, m in cal["markers"].items():
         out[name] = m["centre"] * rel[m["state_basis"]]
-    mw = cal["minerals"]["pth_molar_mass_g_mol"]
+    mw = _molar_mass_g_mol("PTH")
     pg_per_pmol = convert(1.0, "pmol/L", "pg/mL", molar_mass_g_mol=mw)
     out["pth_pg_ml"] = y[..., S.pth_pmol] / v_ecf_l * pg_per_pmol
     out["calcium_mmol_l"] = y[..., S.plasma_ca_mmol] / v_ecf_l
@@ -184,7 +242,7 @@ def compute_outputs(
     ca_mmol_h = float(record["oral_calcium"]) + supp.get("gut_calcium", 0.0)
     mg_mmol_h = float(record["mg_intake_mg_day"]) / (24.0 * float(record["mg_molar_mass"])) + (
         supp.get("gut_magnesium", 0.0))
-    ca_mg = ca_mmol_h * cal["minerals"]["calcium_molar_mass_g_mol"]
+    ca_mg = ca_mmol_h * _molar_mass_g_mol("CA")
     mg_mg = mg_mmol_h * float(record["mg_molar_mass"])
     ratio = np.where(mg_mg > 0, ca_mg / np.where(mg_mg > 0, mg_mg, 1.0), np.inf)
     out["ca_mg_intake_ratio"] = np.broadcast_to(ratio, y.shape[:-1]).astype(float)
