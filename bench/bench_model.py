@@ -8,8 +8,8 @@ and warm, absolute times and the ratio to each target:
 * 1,000 patients x 10 years on denosumab, 8 parameters varied (target < 8 s; OpenBoneMin 82 s)
 
 OpenBoneMin figures: OpenBoneMin on R/mrgsolve (LSODA, compiled C++), the same cases run
-side by side on the same hardware. Run: ``python bench/bench_model.py`` (``--patients N`` to change the
-population size); docs/BENCHMARKS.md keeps the dated results.
+side by side on the same hardware. Run: ``python bench/bench_model.py`` (``--patients N``
+to change the population size); docs/BENCHMARKS.md keeps the dated results.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .errors import ScenarioError, UnitError
 from .model.spec import DoseTarget, load_model
 from .units import convert
+from .units import parse_duration_h as _parse_duration_h
 
 __all__ = ["Dose", "COMPARTMENTS", "realize", "parse_duration_h"]
 
@@ -26,30 +27,12 @@ COMPARTMENTS: Mapping[str, DoseTarget] = load_model().dose_targets
 
 
 def parse_duration_h(text: str | int | float, field: str) -> float:
-    """Parse ``"6 mo"``, ``"1 week"``, ``"36 months"``, ``"12 h"`` into hours."""
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise ScenarioError(f"{field}: {text!r} is not a duration; expected e.g. '6 months'")
-    if isinstance(text, int | float):
-        raise ScenarioError(f"{field}: {text!r} has no unit; expected e.g. '{text} d'")
-    parts = text.strip().split()
-    if len(parts) != 2:
-        raise ScenarioError(f"{field}: {text!r} is not '<number> <unit>', e.g. '6 months'")
-    try:
-        value = float(parts[0])
-    except ValueError:
-        raise ScenarioError(f"{field}: {parts[0]!r} in {text!r} is not a number") from None
-    aliases = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo",
-               "months": "mo", "year": "a", "years": "a", "y": "a", "hour": "h", "hours": "h"}
-    unit = aliases.get(parts[1], parts[1])
-    try:
-        hours = convert(value, unit, "h")
-    except UnitError:
-        raise ScenarioError(
-            f"{field}: unit {parts[1]!r} in {text!r} is not a time unit; use h, d, week, "
-            "month or year") from None
-    if not math.isfinite(hours) or hours < 0:
-        raise ScenarioError(f"{field}: {text!r} must be a finite, non-negative duration")
-    return hours
+    """Parse ``"6 mo"``, ``"1 week"``, ``"36 months"``, ``"12 h"`` into hours.
+
+    The one duration parser (:func:`boneturnover.units.parse_duration_h`), raising
+    :class:`~boneturnover.errors.ScenarioError`.
+    """
+    return _parse_duration_h(text, field, error=ScenarioError)
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ from .drugs.treatments import Treatment, parse_treatments
 from .errors import ScenarioError
 from .knowledge.regimens import regimen
 from .model.spec import load_model
-from .units import DAYS_PER_YEAR
+from .units import DAYS_PER_YEAR, parse_amount
 
 __all__ = ["Patient", "Scenario", "load_scenario", "scenario_from_dict", "LIMITS"]
 
@@ -122,13 +122,7 @@ def _number(value: Any, field_name: str) -> float:
 
 
 def _parse_amount(text: Any, where: str) -> tuple[float, str]:
-    if not isinstance(text, str) or len(text.split()) != 2:
-        raise ScenarioError(f"{where}: amount {text!r} must be '<number> <unit>', e.g. '60 mg'")
-    num, unit = text.split()
-    try:
-        return float(num), unit
-    except ValueError:
-        raise ScenarioError(f"{where}: amount {text!r} does not start with a number") from None
+    return parse_amount(text, f"{where}: amount", error=ScenarioError)
 
 
 def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario:
@@ -153,10 +147,11 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     ...                          "regimen": "denosumab", "years": 2})
     >>> [round(d.every_h / 24, 2) for d in sc.doses]
     [182.62]
-    >>> scenario_from_dict({"patient": {"age": 65}, "regimen": "denosumb"})
+    >>> scenario_from_dict({"patient": {"age": 65},
+    ...                     "regimen": "denosumb"})  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    boneturnover.errors.ScenarioError: regimen 'denosumb' is not a named regimen (did you mean denosumab, denosumab_stop?); expected one of alendronate, risedronate, ibandronate, zoledronate, denosumab, raloxifene, teriparatide, romosozumab, denosumab_stop, zoledronate_6y_pause, teriparatide_denosumab, alendronate_then_teriparatide
+    boneturnover.errors.ScenarioError: regimen 'denosumb' is not a named regimen (did ...
     """
     _unknown(set(data), _TOP_KEYS, "scenario")
     if "patient" not in data or not isinstance(data["patient"], dict):

@@ -15,22 +15,33 @@ Examples
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
+from typing import Any
 
-import pint
+from typing import TYPE_CHECKING
 
-from .errors import UnitError
+if TYPE_CHECKING:  # pragma: no cover
+    import pint
 
-__all__ = ["UREG", "Q_", "parse_ucum", "convert", "is_convertible", "DAYS_PER_YEAR"]
+from .errors import InputError, UnitError
 
-UREG = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
-# UCUM symbols that pint does not define, or defines differently.
-UREG.define("enzyme_unit = micromole / minute = U")  # UCUM "U" (catalytic activity)
-UREG.define("international_unit_placeholder = [iu] = IU")  # UCUM "[iU]"; substance-specific
-UREG.define("mo_ucum = 30.4375 * day")  # UCUM "mo" (mean Julian month)
-UREG.define("a_ucum = 365.25 * day")  # UCUM "a" (Julian year)
-Q_ = UREG.Quantity
+__all__ = ["registry", "parse_ucum", "convert", "is_convertible", "parse_duration_h",
+           "parse_amount", "DAYS_PER_YEAR"]
+
+@lru_cache(maxsize=1)
+def registry() -> pint.UnitRegistry:
+    """The package's one pint registry, built on first use (pint reads its definitions)."""
+    import pint
+
+    ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+    # UCUM symbols that pint does not define, or defines differently.
+    ureg.define("enzyme_unit = micromole / minute = U")  # UCUM "U" (catalytic activity)
+    ureg.define("international_unit_placeholder = [iu] = IU")  # UCUM "[iU]"
+    ureg.define("mo_ucum = 30.4375 * day")  # UCUM "mo" (mean Julian month)
+    ureg.define("a_ucum = 365.25 * day")  # UCUM "a" (Julian year)
+    return ureg
 
 #: Days in a Julian year (UCUM ``a``); used for every age/years conversion.
 DAYS_PER_YEAR = 365.25
@@ -86,8 +97,8 @@ def parse_ucum(code: str) -> pint.Unit:
         raise UnitError(f"unit {code!r} is empty; expected a UCUM unit such as 'ng/L'")
     text = re.sub(r"\{[^}]*\}", "", code.strip())
     if text == "":
-        return UREG.dimensionless
-    result = UREG.dimensionless
+        return registry().dimensionless
+    result = registry().dimensionless
     for i, factor in enumerate(text.split("/")):
         for term in factor.split("."):
             m = _ATOM.match(term)
@@ -96,7 +107,7 @@ def parse_ucum(code: str) -> pint.Unit:
                     f"unknown unit {code!r} (part {term!r}); expected a UCUM unit such as "
                     "'ng/L', 'ug/L', 'pmol/L', 'mmol/L', 'U/L', 'g/cm2', 'mg/d'"
                 )
-            unit = UREG.Unit(_UCUM_ATOMS[m.group("atom")])
+            unit = registry().Unit(_UCUM_ATOMS[m.group("atom")])
             exp = int(m.group("exp") or 1)
             unit = unit**exp
             result = result / unit if i > 0 else result * unit
@@ -130,13 +141,15 @@ def convert(
         If either unit is unknown or the dimensions do not match.
     """
     u_src, u_dst = parse_ucum(src), parse_ucum(dst)
-    q = Q_(value, u_src)
+    import pint
+
+    q = registry().Quantity(value, u_src)
     try:
         return float(q.to(u_dst).magnitude)
     except pint.DimensionalityError:
         pass
     if molar_mass_g_mol is not None:
-        mm = Q_(molar_mass_g_mol, "g/mol")
+        mm = registry().Quantity(molar_mass_g_mol, "g/mol")
         for candidate in (q / mm, q * mm):
             try:
                 return float(candidate.to(u_dst).magnitude)
@@ -144,3 +157,89 @@ def convert(
                 continue
     hint = "" if molar_mass_g_mol is not None else " (a molar mass is needed for mass <-> mol)"
     raise UnitError(f"cannot convert {src!r} to {dst!r}{hint}")
+
+
+_DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo",
+                   "months": "mo", "year": "a", "years": "a", "y": "a", "hour": "h",
+                   "hours": "h"}
+_GLUED = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z]+)$")
+
+
+def _split(text: str) -> list[str]:
+    parts = text.strip().split()
+    if len(parts) == 1:
+        m = _GLUED.match(parts[0])
+        if m:
+            return [m[1], m[2]]
+    return parts
+
+
+def parse_duration_h(text: Any, field: str, *, error: type[InputError] = InputError) -> float:
+    """Parse a written duration (``"6 mo"``, ``"1 week"``, ``"36 months"``, ``"12h"``) into hours.
+
+    Units are UCUM (``h``, ``d``, ``wk``, ``mo`` = 30.4375 d, ``a`` = 365.25 d) or the
+    words hour, day, week, month, year (singular or plural).
+
+    Parameters
+    ----------
+    text
+        The duration as written.
+    field
+        What the value is, for messages (``"every"``, ``"[[dose]] #2.time"``).
+    error
+        The exception class to raise (a :class:`~boneturnover.errors.InputError`).
+
+    Raises
+    ------
+    InputError
+        (or ``error``) naming the field, the value and what was expected.
+
+    Examples
+    --------
+    >>> parse_duration_h("1 week", "every"), parse_duration_h("6 mo", "every")
+    (168.0, 4383.0)
+    """
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise error(f"{field}: {text!r} is not a duration; expected e.g. '6 months'")
+    if isinstance(text, int | float):
+        raise error(f"{field}: {text!r} has no unit; expected e.g. '{text} d'")
+    parts = _split(text)
+    if len(parts) != 2:
+        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '6 months'")
+    try:
+        value = float(parts[0])
+    except ValueError:
+        raise error(f"{field}: {parts[0]!r} in {text!r} is not a number") from None
+    try:
+        hours = convert(value, _DURATION_WORDS.get(parts[1], parts[1]), "h")
+    except UnitError:
+        raise error(f"{field}: unit {parts[1]!r} in {text!r} is not a time unit; use h, d, "
+                    "week, month or year") from None
+    if not math.isfinite(hours) or hours < 0:
+        raise error(f"{field}: {text!r} must be a finite, non-negative duration")
+    return hours
+
+
+def parse_amount(text: Any, field: str, *, error: type[InputError] = InputError,
+                 ) -> tuple[float, str]:
+    """Split a written amount ``"60 mg"`` into ``(60.0, "mg")``.
+
+    The unit is checked where it is converted, not here.
+
+    Raises
+    ------
+    InputError
+        (or ``error``) if ``text`` is not ``'<number> <unit>'``.
+
+    Examples
+    --------
+    >>> parse_amount("2.5 mg", "dose")
+    (2.5, 'mg')
+    """
+    if not isinstance(text, str) or len(_split(text)) != 2:
+        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '60 mg'")
+    num, unit = _split(text)
+    try:
+        return float(num), unit
+    except ValueError:
+        raise error(f"{field}: {text!r} does not start with a number") from None

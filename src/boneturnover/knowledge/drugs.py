@@ -28,8 +28,6 @@ Examples
 from __future__ import annotations
 
 import difflib
-import math
-import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,7 +36,8 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import DataError, InputError, UnitError
+from ..errors import DataError, InputError
+from ..units import parse_amount, parse_duration_h
 from .markers import (
     EVIDENCE_LEVELS,
     Citation,
@@ -66,94 +65,6 @@ ACTIONS = ("antiresorptive", "anabolic", "dual", "supplement", "context")
 ROUTES = ("oral", "iv", "sc")
 
 _FILE = "drugs.toml"
-_DURATION_WORDS = {"day": "d", "days": "d", "week": "wk", "weeks": "wk", "month": "mo",
-                   "months": "mo", "year": "a", "years": "a", "y": "a", "hour": "h",
-                   "hours": "h"}
-_GLUED = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)([A-Za-z]+)$")
-
-
-def _split(text: str) -> list[str]:
-    parts = text.strip().split()
-    if len(parts) == 1:
-        m = _GLUED.match(parts[0])
-        if m:
-            return [m[1], m[2]]
-    return parts
-
-
-def parse_duration_h(text: Any, field: str, *, error: type[InputError] = InputError) -> float:
-    """Parse a written duration (``"6 mo"``, ``"1 week"``, ``"36 months"``, ``"12h"``) into hours.
-
-    Units are UCUM (``h``, ``d``, ``wk``, ``mo`` = 30.4375 d, ``a`` = 365.25 d) or the
-    words hour, day, week, month, year (singular or plural).
-
-    Parameters
-    ----------
-    text
-        The duration as written.
-    field
-        What the value is, for messages (``"every"``, ``"[[dose]] #2.time"``).
-    error
-        The exception class to raise (a :class:`~boneturnover.errors.InputError`).
-
-    Raises
-    ------
-    InputError
-        (or ``error``) naming the field, the value and what was expected.
-
-    Examples
-    --------
-    >>> parse_duration_h("1 week", "every"), parse_duration_h("6 mo", "every")
-    (168.0, 4383.0)
-    """
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise error(f"{field}: {text!r} is not a duration; expected e.g. '6 months'")
-    if isinstance(text, int | float):
-        raise error(f"{field}: {text!r} has no unit; expected e.g. '{text} d'")
-    parts = _split(text)
-    if len(parts) != 2:
-        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '6 months'")
-    try:
-        value = float(parts[0])
-    except ValueError:
-        raise error(f"{field}: {parts[0]!r} in {text!r} is not a number") from None
-    from ..units import convert
-
-    try:
-        hours = convert(value, _DURATION_WORDS.get(parts[1], parts[1]), "h")
-    except UnitError:
-        raise error(f"{field}: unit {parts[1]!r} in {text!r} is not a time unit; use h, d, "
-                    "week, month or year") from None
-    if not math.isfinite(hours) or hours < 0:
-        raise error(f"{field}: {text!r} must be a finite, non-negative duration")
-    return hours
-
-
-def parse_amount(text: Any, field: str, *, error: type[InputError] = InputError,
-                 ) -> tuple[float, str]:
-    """Split a written amount ``"60 mg"`` into ``(60.0, "mg")``.
-
-    The unit is checked where it is converted, not here.
-
-    Raises
-    ------
-    InputError
-        (or ``error``) if ``text`` is not ``'<number> <unit>'``.
-
-    Examples
-    --------
-    >>> parse_amount("2.5 mg", "dose")
-    (2.5, 'mg')
-    """
-    if not isinstance(text, str) or len(_split(text)) != 2:
-        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '60 mg'")
-    num, unit = _split(text)
-    try:
-        return float(num), unit
-    except ValueError:
-        raise error(f"{field}: {text!r} does not start with a number") from None
-
-
 @dataclass(frozen=True)
 class LabelledRegimen:
     """A labelled regimen: ``dose`` (``"70 mg"``) every ``every`` (``"1 wk"``).
