@@ -18,9 +18,7 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     import pint
