@@ -312,7 +312,8 @@ def bibliographies() -> Mapping[str, Mapping[str, Reference]]:
     """Every ``[sources]`` table of the package's TOML files, by bibliography name.
 
     Names come from the file's place: ``clinical/data/sources.toml`` -> "clinical",
-    ``knowledge/data/drugs.toml`` -> "knowledge.drugs", ``model/library/drugs.toml`` -> "model.drugs".
+    ``knowledge/data/drugs.toml`` -> "knowledge.drugs",
+    ``model/library/drugs.toml`` -> "model.drugs".
 
     >>> r = resolve("vasikaran2011")
     >>> bibliographies()[r.bibliography][r.id] is r
