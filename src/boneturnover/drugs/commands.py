@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from ..knowledge.drugs import Drug, DrugCatalog, drug_catalog
+from ..knowledge.sources import cite, render_sources
 
 __all__ = ["register", "catalog_rows"]
 
@@ -48,7 +49,10 @@ def _row(drug: Drug, cat: DrugCatalog) -> dict[str, Any]:
             "off_first_days": drug.retest.off_first_days,
             "off_interval_days": drug.retest.off_interval_days,
             "cite": [c.ref for c in drug.retest.cite]},
-        "seed": [f"seed:{s}" for s in drug.seed], "evidence": drug.evidence,
+        "seed": [f"seed:{s}" for s in drug.seed],
+        "seed_citations": [cite(f"seed:{s}") for s in drug.seed],
+        "seed_citations_zh": [cite(f"seed:{s}", "zh") for s in drug.seed],
+        "evidence": drug.evidence,
         "sources": {k: cat.sources[k] for k in drug.sources},
     }
 
@@ -91,9 +95,10 @@ def _drugs(args: argparse.Namespace) -> int:
             clinical += f"; markers due from day {r['retest']['first_days']}, then every " \
                         f"{r['retest']['monitor_days']} d"
         print(clinical)
-        cited = (", ".join(r["sources"]), ", ".join(r["seed"]))
-        print(f"    sources: {'; '.join(x for x in cited if x)}")
+        print(f"    sources: {', '.join(r['sources'])}")
+        for text in r["seed_citations"]:
+            print(f"      {text}")
     print("\nsources:")
     for key, text in drug_catalog().sources.items():
-        print(f"  {key}: {text}")
+        print(f"  {key}: {render_sources(text)}")
     return 0
