@@ -16,7 +16,8 @@ import pytest
 import boneturnover as bt
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-SCENARIOS = sorted([*EXAMPLES.glob("*.toml"), *(EXAMPLES / "treatments").glob("*.toml")])
+SCENARIOS = sorted([*EXAMPLES.glob("*.toml"), *(EXAMPLES / "treatments").glob("*.toml"),
+                    *(EXAMPLES / "trials").glob("*.toml")])
 
 
 def at(df: pd.DataFrame, column: str, day: float) -> float:
@@ -94,6 +95,10 @@ EXPECT: dict[str, Callable[[pd.DataFrame], None]] = {
     "teriparatide": _p1np_rise(91, 10.0),
     # seed:B37: P1NP rises at 1 month
     "romosozumab": _p1np_rise(30, 0.0),
+    # the trial regimens by name (the same names as the validation runs)
+    "freedom": suppressed(30, 0.3),
+    "horizon": suppressed(182, 0.8),
+    "denosumab_discontinuation": _rebound(913),
     "calcium": _pth_lowered,
     "magnesium": _mg_raised,
     "magnesium_low_intake": _mg_depleted_then_restored,
@@ -104,6 +109,21 @@ SLOW = {"teriparatide", "teriparatide_plus_denosumab", "zoledronate_6y_then_paus
 
 def test_every_example_has_an_expectation():
     assert {p.stem for p in SCENARIOS} == set(EXPECT)
+
+
+def test_trial_examples_use_the_regimens_of_the_validation_runs():
+    """A regimen is written once: each trial example names one the validation runs use,
+    and gets exactly the dose records of the run with that regimen."""
+    import tomllib
+
+    from boneturnover.validation import run_definitions
+    from boneturnover.validation.runs import run_scenario
+
+    runs = run_definitions()
+    for path in sorted((EXAMPLES / "trials").glob("*.toml")):
+        name = tomllib.loads(path.read_text(encoding="utf-8"))["regimen"]
+        run = next(r for r, d in runs.items() if d.get("regimen") == name)
+        assert bt.load_scenario(path).doses == run_scenario(run).doses, path
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.stem, marks=[pytest.mark.slow]
