@@ -1,29 +1,30 @@
-"""Findings and reports: bilingual messages, JSON, text and HTML with marker plots."""
+"""Findings and reports: bilingual messages, JSON, text and HTML (print-ready; the PDF is
+printed from it by :mod:`.render`) with marker trend plots (:mod:`.plots`)."""
 
 from __future__ import annotations
 
 import base64
 import html
-import io
 import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
-import pandas as pd
 
 from ..knowledge.sources import Fact, cite, references, render_sources, resolve
 from .catalog import DRUGS, Citation, Text
 from .tables import day_to_iso
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .conditions import Context
     from .rules import Rule
 
-__all__ = ["Finding", "Report", "TimelineEvent", "MarkerSeries", "build_report",
-           "format_message", "NUMBER_FIELDS"]
+__all__ = ["Finding", "Report", "TimelineEvent", "MarkerSeries", "Course", "build_report",
+           "format_message", "code_title", "NUMBER_FIELDS", "CODE_TITLE", "SEVERITY_LABEL",
+           "EVIDENCE_LABEL"]
 
 #: Numbers reported with each finding (JSON ``numbers``), where applicable.
 NUMBER_FIELDS = ("baseline", "change_pct", "change_abs", "lsc_pct", "target", "days_on",
@@ -38,19 +39,115 @@ _WITH_UNIT = {"value", "baseline", "target", "ref", "ref_low", "ref_high", "refe
 _NA = {"en": "n/a", "zh": "无"}
 _UI = {
     "en": {"title": "Bone turnover marker interpretation", "patient": "Patient",
+           "birth_date": "Date of birth",
            "ruleset": "Rule set", "today": "Date of evaluation", "findings": "Findings",
            "timeline": "Timeline", "sources": "Sources", "plot": "Marker plot",
            "disclaimer": "Decision support only: bone turnover markers cannot diagnose "
                          "osteoporosis (seed:B18).",
            "start": "start", "stop": "stop", "band": "reference interval",
-           "lsc": "baseline +/- LSC", "none": "No findings."},
-    "zh": {"title": "骨转换标志物解读报告", "patient": "患者", "ruleset": "规则集",
+           "lsc": "baseline +/- LSC", "none": "No findings.",
+           "summary": "Summary", "conclusion": "Conclusion", "actions": "What to do",
+           "retest": "When to retest", "no_actions": "No alert or warning.",
+           "no_retest": "No retest date follows from the record.",
+           "overdue": "overdue", "due": "due", "latest": "Latest results",
+           "marker": "Marker", "value": "Result", "date": "Date", "ri": "Reference interval",
+           "target": "Target", "trends": "Marker trends",
+           "trends_note": "Each panel: results over the whole history, the premenopausal "
+                          "reference band (green), the treatment target (red dashed), the "
+                          "baseline and its ± LSC band (blue); treatment courses as bars "
+                          "on top.",
+           "severity": "Severity", "code": "Code", "finding": "Finding",
+           "row": "Source row", "event": "Event", "page": "Page",
+           "generated": "boneturnover clinical report",
+           "see_findings": "Sources of each statement: see Findings and sources.",
+           "findings_full": "Findings and sources"},
+    "zh": {"title": "骨转换标志物解读报告", "patient": "患者", "birth_date": "出生日期",
+           "ruleset": "规则集",
            "today": "评估日期", "findings": "结论", "timeline": "时间线", "sources": "文献依据",
            "plot": "标志物趋势图",
            "disclaimer": "仅供临床决策参考：骨转换标志物不能诊断骨质疏松症（seed:B18）。",
            "start": "开始", "stop": "停用", "band": "参考区间", "lsc": "基线±LSC",
-           "none": "无结论。"},
+           "none": "无结论。",
+           "summary": "摘要", "conclusion": "结论", "actions": "处理建议",
+           "retest": "复查时间", "no_actions": "无警报或警告。",
+           "no_retest": "根据现有记录无法确定复查日期。",
+           "overdue": "已逾期", "due": "应复查", "latest": "最近检测结果",
+           "marker": "标志物", "value": "结果", "date": "日期", "ri": "参考区间",
+           "target": "治疗目标", "trends": "标志物趋势",
+           "trends_note": "每个子图：全部病程的检测结果、绝经前女性参考区间（绿色）、治疗目标"
+                          "（红色虚线）、基线及其±LSC范围（蓝色）；上方横条为各治疗疗程。",
+           "severity": "级别", "code": "代码", "finding": "结论",
+           "row": "来源行", "event": "事件", "page": "页",
+           "generated": "boneturnover 临床报告",
+           "see_findings": "各条结论的文献依据见“详细结论与文献依据”。",
+           "findings_full": "详细结论与文献依据"},
 }
+#: Severities as printed.
+SEVERITY_LABEL = {"en": {"alert": "alert", "warning": "warning", "info": "info"},
+                  "zh": {"alert": "警报", "warning": "警告", "info": "提示"}}
+#: Evidence levels as printed (the JSON keeps the English keys).
+EVIDENCE_LABEL = {
+    "en": {},
+    "zh": {"guideline": "指南", "RCT": "随机对照试验", "cohort": "队列研究", "review": "综述",
+           "expert-opinion": "专家意见", "animal": "动物研究",
+           "small-uncontrolled": "小样本非对照研究", "lab-reference": "实验室参考值",
+           "label": "药品说明书"},
+}
+#: A short title of each finding code (summary and findings of the HTML/PDF report).
+CODE_TITLE: dict[str, tuple[str, str]] = {
+    "NOT_DIAGNOSTIC": ("Markers cannot diagnose osteoporosis", "标志物不能诊断骨质疏松症"),
+    "TURNOVER_HIGH": ("High bone turnover", "高骨转换"),
+    "TURNOVER_NORMAL": ("Bone turnover within the reference interval", "骨转换在参考区间内"),
+    "TURNOVER_LOW": ("Low bone turnover", "低骨转换"),
+    "MARKER_CHOICE": ("Choice of markers", "标志物选择"),
+    "SECONDARY_CAUSE_CHECK": ("Check for secondary causes", "排查继发性原因"),
+    "RESPONSE_ADEQUATE": ("Adequate treatment response", "治疗反应充分"),
+    "RESPONSE_INADEQUATE": ("Inadequate treatment response", "治疗反应不充分"),
+    "TESTED_TOO_EARLY": ("Tested before the expected nadir", "检测早于预期最低点"),
+    "ADHERENCE_CONCERN": ("Adherence concern", "依从性存疑"),
+    "BASELINE_MISSING": ("No pre-treatment baseline", "缺少治疗前基线"),
+    "HOLIDAY_REASSESS": ("Reassess the drug holiday", "需重新评估药物假期"),
+    "DENOSUMAB_OVERDUE": ("Denosumab injection overdue", "地舒单抗注射逾期"),
+    "DENOSUMAB_REBOUND": ("Rebound of turnover after stopping denosumab",
+                          "地舒单抗停药后骨转换反弹"),
+    "DENOSUMAB_STOPPED_NO_TRANSITION": ("Denosumab stopped without transition therapy",
+                                        "地舒单抗停药后未序贯治疗"),
+    "ANABOLIC_RESPONSE": ("P1NP response to anabolic therapy", "促骨形成治疗P1NP应答"),
+    "ANABOLIC_NO_RESPONSE": ("No P1NP response to anabolic therapy",
+                             "促骨形成治疗P1NP无应答"),
+    "ANABOLIC_AFTER_BISPHOSPHONATE": ("Anabolic therapy after a bisphosphonate",
+                                      "双膦酸盐治疗后的促骨形成治疗"),
+    "ROMOSOZUMAB_PATTERN_ATYPICAL": ("Atypical marker pattern on romosozumab",
+                                     "罗莫佐单抗治疗中标志物变化不典型"),
+    "MAGNESIUM_LOW": ("Low serum magnesium", "血清镁偏低"),
+    "CA_MG_RATIO_HIGH": ("High calcium to magnesium supplement ratio", "钙镁补充比例过高"),
+    "HYPOCALCAEMIA_LOW_MAGNESIUM": ("Hypocalcaemia with low magnesium", "低钙血症伴低镁"),
+    "PREANALYTICAL_WARNING": ("Pre-analytical issue", "分析前因素"),
+    "RETEST_DUE": ("Retest of bone turnover markers", "骨转换标志物复查"),
+    "SECONDARY_CAUSE_EXPLAINED": ("Explained by glucocorticoid therapy",
+                                  "可由糖皮质激素治疗解释"),
+    "ANABOLIC_NOT_ASSESSED": ("Too early to judge the P1NP response",
+                              "过早，尚不能评估P1NP应答"),
+    "LABEL_LIMIT_EXCEEDED": ("Labelled duration exceeded", "超过说明书规定的使用期限"),
+    "TRANSITION_ADVICE": ("Plan the follow-on antiresorptive", "计划后续抗骨吸收治疗"),
+    "HOLIDAY_CONSIDER": ("Consider a drug holiday", "考虑药物假期"),
+    "CONTRAINDICATION_RENAL": ("Renal function below the labelled limit", "肾功能低于说明书限值"),
+    "CONTRAINDICATION_HYPOCALCAEMIA": ("Hypocalcaemia before the next injection",
+                                       "下次注射前存在低钙血症"),
+    "DENOSUMAB_NEXT_DOSE": ("Next denosumab injection", "下次地舒单抗注射"),
+    "HYPERPARATHYROIDISM_PATTERN": ("Pattern of primary hyperparathyroidism",
+                                    "符合原发性甲状旁腺功能亢进症表现"),
+    "PTH_EVALUATED": ("Work-up of raised PTH", "PTH升高的进一步评估"),
+}
+_ROUTE = {"oral": "口服", "iv": "静脉", "sc": "皮下"}
+#: Codes left out of the summary's conclusion (shown elsewhere on the page).
+_NOT_CONCLUSIONS = frozenset({"NOT_DIAGNOSTIC", "RETEST_DUE"})
+
+
+def code_title(code: str, lang: str) -> str:
+    """Short title of a finding code (the code itself if it has none)."""
+    t = CODE_TITLE.get(code)
+    return code if t is None else t[1 if lang == "zh" else 0]
 
 
 @dataclass(frozen=True)
@@ -108,7 +205,11 @@ class TimelineEvent:
 
 @dataclass(frozen=True)
 class MarkerSeries:
-    """One marker's results with its reference band and LSC band (canonical unit)."""
+    """One marker's results with its reference band, target and LSC band (canonical unit).
+
+    ``label`` is the marker's short name in English and Chinese; ``target`` the rule
+    set's treatment target for the marker, if it has one.
+    """
 
     marker: str
     symbol: str
@@ -120,6 +221,23 @@ class MarkerSeries:
     baseline: float | None
     baseline_date: str | None
     lsc_pct: float
+    target: float | None = None
+    label: Text | None = None
+
+    def name(self, lang: str = "en") -> str:
+        return self.label[lang] if self.label is not None else self.symbol
+
+
+@dataclass(frozen=True)
+class Course:
+    """One treatment course: ``stop`` None while it goes on."""
+
+    drug: str
+    name: Text
+    start: str
+    stop: str | None
+    route: str
+    row: str
 
 
 @dataclass(frozen=True)
@@ -132,6 +250,8 @@ class Report:
     findings: tuple[Finding, ...]
     timeline: tuple[TimelineEvent, ...] = ()
     series: tuple[MarkerSeries, ...] = field(default=())
+    courses: tuple[Course, ...] = ()
+    birth_date: str | None = None
 
     @property
     def codes(self) -> list[str]:
@@ -150,13 +270,14 @@ class Report:
     # -- rendering -----------------------------------------------------------------------
     def to_text(self, lang: str = "en", plot_path: str | None = None) -> str:
         ui = _UI[lang]
+        sev = SEVERITY_LABEL[lang]
         lines = [ui["title"], "=" * len(ui["title"]),
                  f"{ui['patient']}: {self.patient_id}    {ui['ruleset']}: {self.ruleset}    "
                  f"{ui['today']}: {self.today}", render_sources(ui["disclaimer"], lang), "",
                  ui["findings"],
                  "-" * len(ui["findings"])]
         for f in self.findings:
-            lines.append(f"[{f.severity.upper()}] {f.code}"
+            lines.append(f"[{sev[f.severity].upper()}] {f.code}"
                          + (f" ({f.marker})" if f.marker else ""))
             lines.append(f"    {render_sources(f.message[lang], lang)}")
             lines.append("    " + _SEP[lang].join(_short(f.sources, lang)))
@@ -177,65 +298,162 @@ class Report:
                 seen.setdefault(c.ref, c)
         return sorted(seen.values(), key=_order)
 
-    def plot_png(self, lang: str = "en") -> bytes:
-        """PNG of each marker against its reference band and the LSC band from baseline.
+    def plot_png(self, lang: str = "en", *, dpi: int = 110) -> bytes:
+        """PNG of each marker over the whole history: reference band, target, baseline
+        ± LSC band and the treatment courses as bars (:mod:`.plots`). Chinese labels
+        need a CJK font; without one they fall back to English with a warning."""
+        from .plots import marker_trends_png  # matplotlib only when a plot is drawn
 
-        Labels are in English whatever ``lang`` is: the default matplotlib fonts have no
-        CJK glyphs.
+        return marker_trends_png(self, lang, dpi=dpi)
+
+    def retests(self) -> list[Finding]:
+        """The ``RETEST_DUE`` findings, earliest due date first."""
+        return sorted(self.by_code("RETEST_DUE"), key=lambda f: f.numbers.get("due_date", ""))
+
+    def to_html(self, lang: str = "en", *, plot: bool = True) -> str:
+        """The report as one self-contained HTML page (print-friendly).
+
+        A one-page summary (patient, conclusion, what to do, when to retest, latest
+        results) comes first; then the findings with their sources, the marker trends
+        (an embedded PNG), the timeline and the sources in full.
         """
-        from matplotlib.figure import Figure  # the Figure API needs no GUI backend
-
-        ui = _UI["en"]
-        n = max(1, len(self.series))
-        fig = Figure(figsize=(7, 2.4 * n))
-        for i, s in enumerate(self.series or ()):
-            ax = fig.add_subplot(n, 1, i + 1)
-            x = np.array(s.dates, dtype="datetime64[D]")
-            ax.plot(x, s.values, "o-", color="black", label=s.symbol)
-            if s.ri_low is not None and s.ri_high is not None:
-                ax.axhspan(s.ri_low, s.ri_high, color="tab:green", alpha=0.15, label=ui["band"])
-            if s.baseline is not None:
-                d = s.baseline * s.lsc_pct / 100.0
-                ax.axhspan(s.baseline - d, s.baseline + d, color="tab:blue", alpha=0.12,
-                           label=ui["lsc"])
-                ax.axhline(s.baseline, color="tab:blue", lw=0.8)
-            ax.set_ylabel(f"{s.symbol} ({s.unit})")
-            ax.legend(loc="upper right", fontsize=7)
-        fig.autofmt_xdate()
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=80)
-        return buf.getvalue()
-
-    def to_html(self, lang: str = "en") -> str:
         ui = _UI[lang]
+        sev = SEVERITY_LABEL[lang]
         e = html.escape
-        colour = {"alert": "#b00020", "warning": "#b36b00", "info": "#245"}
+
+        def msg(f: Finding) -> str:
+            return e(_units(render_sources(f.message[lang], lang)))
+
+        def srcs(f: Finding) -> str:
+            return e(_SEP[lang].join(_short(f.sources, lang, localise=True)))
+
+        def badge(severity: str) -> str:
+            return f"<span class='sev {e(severity)}'>{e(sev[severity])}</span>"
+
+        # summary: conclusion (one line per code), actions, retest, latest results
+        heads: dict[str, tuple[str, dict[str, None]]] = {}
+        for f in self.findings:
+            if f.code in _NOT_CONCLUSIONS:
+                continue
+            _, marks = heads.setdefault(f.code, (f.severity, {}))
+            if f.marker:
+                marks[self._marker_name(f.marker, lang)] = None
+        sep = "、" if lang == "zh" else ", "
+        concl = "".join(
+            f"<li>{badge(sv)} <b>{e(code_title(c, lang))}</b>"
+            + (f" ({e(sep.join(m))})" if m and lang != "zh" else
+               f"（{e(sep.join(m))}）" if m else "") + "</li>"
+            for c, (sv, m) in heads.items()) or f"<li>{e(ui['none'])}</li>"
+        acts = [f for f in self.findings
+                if f.severity in ("alert", "warning") and f.code not in _NOT_CONCLUSIONS]
+        actions = "".join(f"<li>{badge(f.severity)} {msg(f)}</li>" for f in acts
+                          ) or f"<li>{e(ui['no_actions'])}</li>"
+        retest = "".join(
+            f"<li><b class='due'>{e(f.numbers.get('due_date', ''))}</b> "
+            + (f"<span class='sev warning'>{e(ui['overdue'])}</span>" if f.severity != "info"
+               else f"<span class='sev info'>{e(ui['due'])}</span>")
+            + f" {msg(f)}</li>"
+            for f in self.retests()) or f"<li>{e(ui['no_retest'])}</li>"
+        latest = "".join(
+            f"<tr><td>{e(s.name(lang))}</td><td class='num'>{e(_fmt(s.values[-1]))} "
+            f"{e(_unit(s.unit))}</td><td>{e(s.dates[-1])}</td><td>"
+            + (e(f"{_fmt(s.ri_low)}–{_fmt(s.ri_high)}") if s.ri_low is not None
+               and s.ri_high is not None else "—")
+            + "</td><td>" + (e(f"< {_fmt(s.target)}") if s.target is not None else "—")
+            + "</td></tr>" for s in self.series)
+        latest_tab = (f"<h3>{e(ui['latest'])}</h3><table class='grid'><tr>"
+                      + "".join(f"<th>{e(ui[k])}</th>" for k in ("marker", "value", "date",
+                                                                    "ri", "target"))
+                      + f"</tr>{latest}</table>") if self.series else ""
+        patient = (f"<table class='facts'><tr><th>{e(ui['patient'])}</th><td><b>"
+                   f"{e(self.patient_id)}</b></td>"
+                   + (f"<th>{e(ui['birth_date'])}</th><td>{e(self.birth_date)}</td>"
+                      if self.birth_date else "")
+                   + f"</tr><tr><th>{e(ui['today'])}</th><td>{e(self.today)}</td>"
+                   f"<th>{e(ui['ruleset'])}</th><td>{e(self.ruleset)}</td></tr></table>")
+        summary = (
+            f"<section class='summary' id='summary'><h1>{e(ui['title'])}</h1>{patient}"
+            f"<p class='disclaimer'>{e(render_sources(ui['disclaimer'], lang))}</p>"
+            f"<h2>{e(ui['conclusion'])}</h2><ul class='concl'>{concl}</ul>"
+            f"<h2>{e(ui['actions'])}</h2><ul>{actions}</ul>"
+            f"<h2>{e(ui['retest'])}</h2><ul class='retest'>{retest}</ul>{latest_tab}"
+            f"<p class='note'>{e(ui['see_findings'])}</p></section>")
         rows = "".join(
-            f"<tr><td style='color:{colour[f.severity]}'><b>{e(f.severity)}</b></td>"
-            f"<td><code>{e(f.code)}</code></td><td>{e(f.marker or '')}</td>"
-            f"<td>{e(render_sources(f.message[lang], lang))}</td>"
-            f"<td>{e(_SEP[lang].join(_short(f.sources, lang)))}</td></tr>"
+            f"<tr class='{e(f.severity)}'><td>{badge(f.severity)}</td><td>"
+            f"<b>{e(code_title(f.code, lang))}</b><br><code>{e(f.code)}</code>"
+            + (f"<br>{e(self._marker_name(f.marker, lang))}" if f.marker else "")
+            + f"</td><td>{msg(f)}<div class='src'>{srcs(f)}</div></td></tr>"
             for f in self.findings)
-        tl = "".join(f"<tr><td>{e(t.date)}</td><td>{e(t.label[lang])}</td><td>{e(t.row)}</td></tr>"
-                     for t in self.timeline)
-        src = "".join(f"<li>{e(x)}</li>" for x in _source_lines(self.all_sources(), lang))
+        findings = (f"<section class='findings'><h2>{e(ui['findings_full'])}</h2>"
+                    f"<table class='grid'><tr><th>{e(ui['severity'])}</th>"
+                    f"<th>{e(ui['finding'])}</th><th>{e(ui['sources'])}</th></tr>"
+                    f"{rows or '<tr><td>' + e(ui['none']) + '</td></tr>'}</table></section>")
         img = ""
-        if self.series:
-            b64 = base64.b64encode(self.plot_png(lang)).decode("ascii")
-            img = f"<h2>{e(ui['plot'])}</h2><img alt='markers' src='data:image/png;base64,{b64}'/>"
+        if plot and self.series:
+            b64 = base64.b64encode(self.plot_png(lang, dpi=130)).decode("ascii")
+            img = (f"<section class='trends'><h2>{e(ui['trends'])}</h2>"
+                   f"<p class='note'>{e(ui['trends_note'])}</p>"
+                   f"<img alt='{e(ui['plot'])}' src='data:image/png;base64,{b64}'/></section>")
+        tl = "".join(f"<tr><td>{e(t.date)}</td><td>{e(_units(t.label[lang]))}</td>"
+                     f"<td><code>{e(t.row)}</code></td></tr>" for t in self.timeline)
+        timeline = (f"<section class='timeline'><h2>{e(ui['timeline'])}</h2><table class='grid'>"
+                    f"<tr><th>{e(ui['date'])}</th><th>{e(ui['event'])}</th>"
+                    f"<th>{e(ui['row'])}</th></tr>{tl}</table></section>")
+        src = "".join(f"<li>{e(x)}</li>" for x in _source_lines(self.all_sources(), lang))
         return (
             f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
-            f"<meta charset='utf-8'><title>{e(ui['title'])}</title><style>body{{font-family:"
-            "sans-serif;max-width:60em;margin:auto}td{vertical-align:top;padding:2px 6px}"
-            "table{border-collapse:collapse}tr{border-bottom:1px solid #ddd}</style></head><body>"
-            f"<h1>{e(ui['title'])}</h1><p>{e(ui['patient'])}: <b>{e(self.patient_id)}</b> · "
-            f"{e(ui['ruleset'])}: {e(self.ruleset)} · {e(ui['today'])}: {e(self.today)}</p>"
-            f"<p><i>{e(render_sources(ui['disclaimer'], lang))}</i></p>"
-            f"<h2>{e(ui['findings'])}</h2>"
-            f"<table>{rows}</table>{img}<h2>{e(ui['timeline'])}</h2><table>{tl}</table>"
-            f"<h2>{e(ui['sources'])}</h2><ul>{src}</ul></body></html>\n"
+            f"<meta charset='utf-8'><title>{e(ui['title'])} · {e(self.patient_id)}</title>"
+            f"<style>{_CSS}</style></head><body>{summary}{findings}{img}{timeline}"
+            f"<section class='sources'><h2>{e(ui['sources'])}</h2><ol>{src}</ol></section>"
+            f"<footer>{e(ui['generated'])} · {e(self.patient_id)} · {e(self.today)}</footer>"
+            "</body></html>\n"
         )
+
+    def _marker_name(self, marker: str, lang: str) -> str:
+        s = next((s for s in self.series if s.marker == marker), None)
+        return s.name(lang) if s is not None else marker
+
+
+_CSS = (
+    "@page{size:A4;margin:14mm 13mm 16mm 13mm}"
+    "html{font-family:'Noto Sans CJK SC','Noto Sans SC','Source Han Sans SC',"
+    "'WenQuanYi Zen Hei','Microsoft YaHei','PingFang SC',sans-serif;font-size:10.5pt;"
+    "color:#111;line-height:1.4}"
+    "body{max-width:62em;margin:auto;padding:0 1em}"
+    "h1{font-size:1.5em;margin:.2em 0 .5em}h2{font-size:1.2em;margin:1em 0 .4em;"
+    "border-bottom:1px solid #999}h3{font-size:1.05em;margin:.8em 0 .3em}"
+    "table{border-collapse:collapse}td,th{vertical-align:top;padding:3px 6px;text-align:left}"
+    "table.grid{width:100%}table.grid tr{border-bottom:1px solid #ddd}"
+    "table.grid th{background:#f0f0f0}table.facts th{font-weight:normal;color:#444}"
+    "td.num{white-space:nowrap}code{font-size:.85em;color:#444}"
+    ".sev{display:inline-block;min-width:3.5em;text-align:center;border-radius:3px;"
+    "padding:0 .3em;font-weight:bold;color:#fff;font-size:.85em}"
+    ".sev.alert{background:#b00020}.sev.warning{background:#b36b00}.sev.info{background:#345}"
+    ".src{color:#555;font-size:.85em}.note{color:#444;font-size:.9em}"
+    ".disclaimer{font-style:italic;color:#333}.due{white-space:nowrap}"
+    "ul{padding-left:1.2em}li{margin:.25em 0}"
+    "img{max-width:100%;height:auto}footer{margin-top:2em;color:#777;font-size:.8em}"
+    "section.summary{break-after:page;page-break-after:always}"
+    "section.summary li,section.summary td{font-size:.93em}"
+    "section.trends{break-before:page;page-break-before:always}"
+    "tr,li,img{break-inside:avoid;page-break-inside:avoid}h2,h3{break-after:avoid}"
+    "@media print{body{max-width:none;padding:0}a{color:inherit;text-decoration:none}"
+    ".sev,table.grid th{-webkit-print-color-adjust:exact;print-color-adjust:exact}}"
+)
+
+
+def _unit(unit: str) -> str:
+    from .plots import display_unit
+
+    return display_unit(unit)
+
+
+_UNIT_WORD = re.compile(r"(?<![\w/])u(g/L|g/mL|mol/L|mol/mol)")
+
+
+def _units(text: str) -> str:
+    """Micro units of a message as µ (ug/L -> µg/L) for the printed report."""
+    return _UNIT_WORD.sub(r"µ\1", text)
 
 
 # -- citations: a fact of the source reviews ("seed:B18") is shown readably ----------------
@@ -252,18 +470,25 @@ def _full(c: Citation, lang: str) -> str:
     return cite(c.ref, lang) if _is_fact(c) else render_sources(c.text, lang)
 
 
-def _short(cits: Sequence[Citation], lang: str) -> list[str]:
+def _short(cits: Sequence[Citation], lang: str, *, localise: bool = False) -> list[str]:
     """Short forms with evidence, facts grouped by review: 'Cheng et al. 2022, §2 (cohort),
-    §3.1 (cohort)'; other sources by id: 'kdigo2012 (guideline)'."""
+    §3.1 (cohort)'; other sources by id: 'kdigo2012 (guideline)'. ``localise``: evidence
+    levels in the report language, in its brackets ('（综述）')."""
     groups: dict[str, dict[str, None]] = {}
+
+    def ev(c: Citation) -> str:
+        if not localise or lang != "zh":
+            return f" ({c.evidence})"
+        return f"（{EVIDENCE_LABEL['zh'].get(c.evidence, c.evidence)}）"
+
     for c in cits:
         fact = resolve(c.ref) if _is_fact(c) else None
         if isinstance(fact, Fact):
             rev = references()[fact.review]
             sec = rev.section(fact.section).ref(lang, short=True)
-            groups.setdefault(rev.label(lang), {})[f"{sec} ({c.evidence})"] = None
+            groups.setdefault(rev.label(lang), {})[f"{sec}{ev(c)}"] = None
         else:
-            groups.setdefault(f"{c.ref} ({c.evidence})", {})
+            groups.setdefault(f"{c.ref}{ev(c)}", {})
     sep = "，" if lang == "zh" else ", "
     within = "、" if lang == "zh" else ", "
     return [head + (sep + within.join(parts) if parts else "") for head, parts in groups.items()]
@@ -388,14 +613,21 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
         m = cat[r.marker]
         label = f"{m.symbol} {_fmt(r.value)} {m.display_unit}"
         events.append(TimelineEvent(day_to_iso(r.day), "measurement", Text(label, label), r.source))
+    courses = []
     for r in treat.itertuples():
         dr = DRUGS[r.drug]
+        route_zh = _ROUTE.get(r.route, r.route)
         events.append(TimelineEvent(day_to_iso(r.start), "start",
                                     Text(f"start {dr.name.en} ({r.route})",
-                                         f"开始{dr.name.zh}（{r.route}）"), r.source))
+                                         f"开始{dr.name.zh}（{route_zh}）"), r.source))
         if not math.isnan(r.stop):
             events.append(TimelineEvent(day_to_iso(r.stop), "stop",
                                         Text(f"stop {dr.name.en}", f"停用{dr.name.zh}"), r.source))
+        courses.append(Course(drug=r.drug, name=Text(dr.name.en, dr.name.zh),
+                              start=day_to_iso(r.start),
+                              stop=None if math.isnan(r.stop) else day_to_iso(r.stop),
+                              route=r.route, row=r.source))
+    courses.sort(key=lambda c: (c.start, c.row))
     events.sort(key=lambda e: (e.date, e.kind != "start", e.row))
     cb = ctx.course_btm
     cb = cb[(cb["pid"] == pid) & cb["baseline"].notna()]
@@ -414,9 +646,22 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
             ri_low=m.ri.low if m.ri else None, ri_high=m.ri.high if m.ri else None,
             baseline=base, baseline_date=None if bday is None else day_to_iso(bday),
             lsc_pct=float(info.loc[mid, "lsc_pct"]),
+            target=target.value if (target := ctx.ruleset.targets.get(mid)) else None,
+            label=_marker_label(m),
         ))
+    birth = _num(pat["birth_day"].iloc[0]) if "birth_day" in pat else None
     return Report(
         patient_id=str(pat["patient_id"].iloc[0]), ruleset=ctx.ruleset.id,
         today=day_to_iso(t.today), findings=tuple(findings), timeline=tuple(events),
-        series=tuple(series),
+        series=tuple(series), courses=tuple(courses),
+        birth_date=None if birth is None else day_to_iso(birth),
     )
+
+
+def _marker_label(m: Any) -> Text:
+    """Short marker name: the symbol, and in Chinese the short form the catalogue gives
+    in brackets ('完整P1NP'), else the Chinese name ('血清镁')."""
+    zh = m.name.zh
+    if zh.endswith("）") and "（" in zh:
+        zh = zh[zh.rindex("（") + 1:-1].split("，")[0]
+    return Text(m.symbol, zh)
