@@ -3,7 +3,9 @@
 Thin over the Python API. Each command lives in the module that owns it and
 registers itself through a ``register(subparsers)`` function listed in
 ``COMMAND_MODULES``. Errors a user caused print ``Type: message`` on one line
-and exit with status 2; a traceback is a bug.
+and exit with status 2; a numerical failure on valid input (``SolverError``) prints
+the same way and exits with status 3 (``boneturnover.errors.EXIT_CODES``); a
+traceback is a bug.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import BoneTurnoverError, InputError
+from .errors import EXIT_CODES, BoneTurnoverError, InputError, SolverError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
@@ -54,7 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = args.func(args)
     except InputError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_CODES["bad input"]
+    except SolverError as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_CODES["numerical failure"]
     except BoneTurnoverError as exc:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

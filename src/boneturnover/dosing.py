@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import ScenarioError, UnitError
+from .limits import MAX_DOSES_PER_SUBJECT, MIN_DOSE_INTERVAL_H, check
 from .model.spec import DoseTarget, load_model
 from .units import convert
 from .units import parse_duration_h as _parse_duration_h
@@ -75,14 +76,29 @@ class Dose:
     skip: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
-        if self.compartment not in COMPARTMENTS:
+        if not isinstance(self.compartment, str) or self.compartment not in COMPARTMENTS:
+            shown = self.compartment if isinstance(self.compartment, str) else "a non-text value"
             raise ScenarioError(
-                f"dose target {self.compartment!r} is unknown; expected one of "
+                f"dose target {shown!r} is unknown; expected one of "
                 f"{', '.join(sorted(COMPARTMENTS))}")
         if not (math.isfinite(self.amount) and self.amount > 0):
             raise ScenarioError(f"dose amount {self.amount!r} must be a positive number")
-        if self.every_h is not None and self.every_h <= 0:
-            raise ScenarioError("dose interval `every` must be longer than zero")
+        if not (math.isfinite(self.time_h) and self.time_h >= 0):
+            raise ScenarioError(f"dose time {self.time_h:g} h must be at or after time 0")
+        if self.every_h is not None:
+            if not (math.isfinite(self.every_h) and self.every_h > 0):
+                raise ScenarioError("dose interval `every` must be longer than zero")
+            check(MIN_DOSE_INTERVAL_H, self.every_h, "the interval `every`")
+        if self.until_h is not None and not self.until_h > self.time_h:
+            raise ScenarioError(f"dose `until` {self.until_h / 24:g} d must be after the first "
+                                f"dose `time` {self.time_h / 24:g} d")
+        if self.duration_h is not None:
+            if not (math.isfinite(self.duration_h) and self.duration_h >= 0):
+                raise ScenarioError(f"infusion `duration` {self.duration_h!r} h must be 0 "
+                                    "(a bolus) or longer")
+            if self.every_h is not None and self.duration_h >= self.every_h:
+                raise ScenarioError(f"infusion `duration` {self.duration_h / 24:g} d must be "
+                                    f"shorter than the interval `every` {self.every_h / 24:g} d")
         if not (math.isfinite(self.factor) and self.factor >= 0):
             raise ScenarioError(f"dose factor {self.factor!r} must be a non-negative number")
         if self.count is not None and self.count < 1:
@@ -100,8 +116,32 @@ class Dose:
                 f"dose into {self.compartment!r}: {exc}; expected an amount such as "
                 f"'20 ug' or '60 mg'") from None
 
+    def count_before(self, end_h: float) -> int:
+        """Number of scheduled administrations before ``end_h`` (missed ones included).
+
+        Computed without listing them, so a limit can be checked before any allocation.
+        """
+        stop = end_h if self.until_h is None else min(end_h, self.until_h)
+        if self.time_h >= stop:
+            return 0
+        if self.every_h is None:
+            return 1
+        n = math.ceil((stop - self.time_h) / self.every_h)
+        while n > 0 and self.time_h + (n - 1) * self.every_h >= stop:  # rounding
+            n -= 1
+        while self.time_h + n * self.every_h < stop:
+            n += 1
+        return n if self.count is None else min(n, self.count)
+
     def times_h(self, end_h: float) -> list[float]:
-        """Administration times (h) before ``end_h``."""
+        """Administration times (h) before ``end_h``.
+
+        Raises
+        ------
+        LimitError
+            More administrations than :data:`boneturnover.limits.MAX_DOSES_PER_SUBJECT`.
+        """
+        check(MAX_DOSES_PER_SUBJECT, self.count_before(end_h), f"dose into {self.compartment!r}")
         stop = end_h if self.until_h is None else min(end_h, self.until_h)
         if self.every_h is None:
             return [self.time_h] if self.time_h < stop and 0 not in self.skip else []

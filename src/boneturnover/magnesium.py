@@ -15,13 +15,17 @@ import numpy as np
 
 from .dosing import Dose
 from .errors import ScenarioError
+from .model.spec import load_model
 
 __all__ = ["INTAKE_LIMITS_MG_DAY", "magnesium_salts", "elemental_magnesium_mg",
            "supplement_rates_mmol_h"]
 
-#: Accepted dietary magnesium intake (mg/day): none up to 5 g/day, far above the
-#: tolerable upper intake from supplements (350 mg/day, IOM 1997) and the heaviest diets.
-INTAKE_LIMITS_MG_DAY = (0.0, 5000.0)
+#: Accepted dietary magnesium intake (mg/day): the bounds of the model parameter
+#: ``mg_intake_mg_day`` (``model/library/magnesium.toml``, with their reason: none up to
+#: 5 g/day, far above the tolerable upper intake from supplements, 350 mg/day, IOM 1997, and
+#: the heaviest diets), so ``[magnesium]`` and ``[parameters]`` check one range.
+_INTAKE_BOUNDS = load_model().parameter("mg_intake_mg_day").bounds
+INTAKE_LIMITS_MG_DAY = (_INTAKE_BOUNDS.low, _INTAKE_BOUNDS.high)
 
 
 def magnesium_salts() -> dict[str, float]:

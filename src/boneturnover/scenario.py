@@ -25,8 +25,10 @@ Example::
 
 Every key is checked; an unknown key, a value out of range, a missing or
 malformed file raises :class:`~boneturnover.errors.ScenarioError` naming the
-field, the value and what was expected. A treatment that is possible but unlike
-its label adds a line to :attr:`Scenario.warnings` instead.
+field, the value and what was expected; a run beyond a resource limit
+(:mod:`boneturnover.limits`) raises :class:`~boneturnover.errors.LimitError`. A
+treatment or dose that is possible but unlike its label adds a line to
+:attr:`Scenario.warnings` instead.
 """
 
 from __future__ import annotations
@@ -37,12 +39,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import limits
 from .dosing import Dose, parse_duration_h
-from .drugs.treatments import Treatment, parse_treatments
+from .drugs.treatments import Treatment, check_dose_records, parse_treatments
 from .errors import ScenarioError
 from .knowledge.regimens import regimen
 from .model.spec import load_model
 from .units import DAYS_PER_YEAR, parse_amount
+
+HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
 
 __all__ = ["Patient", "Scenario", "load_scenario", "scenario_from_dict", "LIMITS"]
 
@@ -51,7 +56,8 @@ LIMITS = {
     "age": (18.0, 100.0, "an adult woman's age in years"),
     "menopause_age": (30.0, 65.0, "natural menopause between 30 and 65 years "
                       "(before 40 is premature ovarian insufficiency; after 65 is not reported)"),
-    "years": (0.0, 60.0, "a simulated duration of 0 to 60 years"),
+    "years": (0.0, limits.MAX_YEARS.value, "a simulated duration of 0 to 60 years "
+              f"({limits.MAX_YEARS.reason})"),
     "premenopausal_bmd_spine_g_cm2": (0.4, 1.8, "a spine BMD in g/cm2"),
     "premenopausal_bmd_hip_g_cm2": (0.3, 1.6, "a hip BMD in g/cm2"),
 }
@@ -111,9 +117,39 @@ def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
             f"{where}: unknown key {extra[0]!r}; expected one of {', '.join(sorted(allowed))}")
 
 
+def _show(value: Any) -> str:
+    """A short rendering of a value for a message (never fails, never long)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, list | dict):
+        return f"a {'table' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_structure(data: Any) -> None:
+    """Refuse nesting, text and integers beyond :mod:`boneturnover.limits` (no recursion)."""
+    stack: list[tuple[Any, str, int]] = [(data, "scenario", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > limits.MAX_NESTING.value:
+            limits.check(limits.MAX_NESTING, depth, where)
+        if isinstance(value, dict):
+            stack.extend((v, f"{where}.{str(k)[:40]}" if depth else str(k)[:40], depth + 1)
+                         for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
+        elif isinstance(value, str) and len(value) > limits.MAX_TEXT_CHARS.value:
+            limits.check(limits.MAX_TEXT_CHARS, len(value), where)
+        elif isinstance(value, int) and not isinstance(value, bool) and (
+                abs(value) > limits.MAX_INTEGER.value):
+            raise ScenarioError(f"{where} = {_show(value)} is too large; expected at most "
+                                f"{limits.MAX_INTEGER.value} ({limits.MAX_INTEGER.reason})")
+
+
 def _number(value: Any, field_name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ScenarioError(f"{field_name}: {value!r} is not a number")
+        raise ScenarioError(f"{field_name}: {_show(value)} is not a number")
     low, high, what = LIMITS[field_name.split(".")[-1]]
     if not low <= value <= high:
         raise ScenarioError(f"{field_name} = {value!r} is out of range; expected {what} "
@@ -153,6 +189,9 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     ...
     boneturnover.errors.ScenarioError: regimen 'denosumb' is not a named regimen (did ...
     """
+    if not isinstance(data, dict):
+        raise ScenarioError(f"scenario: {_show(data)} is not a table of keys")
+    _check_structure(data)
     _unknown(set(data), _TOP_KEYS, "scenario")
     if "patient" not in data or not isinstance(data["patient"], dict):
         raise ScenarioError("scenario: missing table [patient] with at least `age`")
@@ -175,8 +214,15 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     )
     years = _number(data.get("years", 10), "years")
     every_h = parse_duration_h(data.get("output_every", "1 d"), "output_every")
-    if every_h <= 0:
-        raise ScenarioError("output_every must be longer than zero")
+    if not every_h > 0:
+        raise ScenarioError(f"output_every = {_show(data.get('output_every'))} must be longer "
+                            "than zero")
+    limits.check(limits.MIN_OUTPUT_INTERVAL_H, every_h, "output_every")
+    limits.check(limits.MAX_OUTPUT_ROWS, math.floor(years * HOURS_PER_YEAR / every_h) + 1,
+                 f"years = {years:g} with output_every = {data.get('output_every')!r}")
+    if "name" in data and not isinstance(data["name"], str):
+        raise ScenarioError(f"name = {_show(data['name'])} must be a text, e.g. "
+                            "name = 'denosumab 10 years'")
     spec = load_model()
     params: dict[str, float] = {}
     raw_params = data.get("parameters", {})
@@ -187,15 +233,15 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         if key not in known:
             raise ScenarioError(f"[parameters]: unknown parameter {key!r}; list them with "
                                 "`boneturnover parameters`")
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                value):
-            raise ScenarioError(f"[parameters].{key} = {value!r} is not a finite number")
-        params[key] = float(value)
+        params[key] = spec.parameter(key).check(value, f"[parameters].{key}", ScenarioError)
     # --- magnesium: [magnesium] intake_mg_day -> parameter mg_intake_mg_day ---
     if "magnesium" in data:
         from .magnesium import check_intake_mg_day
 
         mg = data["magnesium"]
+        if "mg_intake_mg_day" in params:
+            raise ScenarioError("[magnesium] intake_mg_day and [parameters] mg_intake_mg_day "
+                                "both set the dietary magnesium intake; expected one of them")
         if not isinstance(mg, dict):
             raise ScenarioError("[magnesium] must be a table, e.g. intake_mg_day = 150")
         _unknown(set(mg), _MAGNESIUM_KEYS, "[magnesium]")
@@ -221,10 +267,13 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         for req in ("compartment", "amount"):
             if req not in d:
                 raise ScenarioError(f"{where}: missing `{req}`")
+        if not isinstance(d["compartment"], str):
+            raise ScenarioError(f"{where}: compartment {_show(d['compartment'])} must be the "
+                                "name of a dose target, e.g. 'denosumab_sc'")
         amount, unit = _parse_amount(d["amount"], where)
         count = d.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
-            raise ScenarioError(f"{where}: count {count!r} must be an integer")
+            raise ScenarioError(f"{where}: count {_show(count)} must be an integer")
         try:
             doses.append(Dose(
                 compartment=d["compartment"], amount=amount, unit=unit,
@@ -241,10 +290,14 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
             raise ScenarioError(f"{where}: {exc}") from None
     end_h = years * DAYS_PER_YEAR * 24.0
     treatments, warnings = parse_treatments(data.get("treatment", []), end_h)
+    warnings = list(warnings)
+    check_dose_records([where for where, _ in records], doses, treatments, end_h, warnings)
     doses.extend(t.record for t in treatments)
+    limits.check(limits.MAX_DOSES_PER_SUBJECT, sum(d.count_before(end_h) for d in doses),
+                 "the scenario's dose records and treatments")
     return Scenario(patient=patient, years=years, output_every_h=every_h, parameters=params,
                     doses=tuple(doses), name=str(data.get("name", name)),
-                    treatments=treatments, warnings=warnings)
+                    treatments=treatments, warnings=tuple(warnings))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -266,10 +319,18 @@ def load_scenario(path: str | Path) -> Scenario:
     p = Path(path)
     if not p.is_file():
         raise ScenarioError(f"scenario file {str(p)!r} does not exist")
+    limits.check(limits.MAX_SCENARIO_BYTES, p.stat().st_size, f"scenario file {str(p)!r}")
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"scenario file {str(p)!r} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ScenarioError(f"scenario file {str(p)!r} is not UTF-8 text") from None
+    except RecursionError:
+        raise ScenarioError(
+            f"scenario file {str(p)!r} nests tables or lists too deeply to read; expected at "
+            f"most {limits.MAX_NESTING.value} levels ({limits.MAX_NESTING.reason})") from None
+    except ValueError as exc:  # e.g. an integer of thousands of digits
+        raise ScenarioError(f"scenario file {str(p)!r} holds a value that cannot be read: "
+                            f"{str(exc)[:120]}") from None
     return scenario_from_dict(data, name=p.stem)

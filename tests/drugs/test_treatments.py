@@ -338,3 +338,21 @@ def test_documented_treatment_examples_parse_without_warnings():
     runnable = [e for e in entries if e["drug"] != "magnesium" or "gut_magnesium" in COMPARTMENTS]
     sc = scenario_from_dict(scenario(*runnable, years=3))
     assert len(sc.treatments) == len(runnable) and sc.warnings == ()
+
+
+@pytest.mark.parametrize("key, value", [("route", []), ("salt", []), ("intake", {}),
+                                        ("adherence_pattern", ["even"])])
+def test_a_list_where_a_name_is_expected_is_named(key, value):
+    from boneturnover.drugs.treatments import parse_treatments
+
+    with pytest.raises(ScenarioError, match=rf"#1 \(calcium\): {key} must be a text"):
+        parse_treatments([{"drug": "calcium", "dose": "500 mg", key: value}], 1000.0)
+
+
+def test_dose_targets_map_back_to_their_drug():
+    from boneturnover.drugs.treatments import label_for_target
+
+    assert label_for_target("denosumab_sc")[0].key == "denosumab"
+    assert label_for_target("ibandronate_iv")[1].key == "iv"
+    drug, _route, note = label_for_target("pth_plasma")
+    assert drug.key == "teriparatide" and "teriparatide label" in note

@@ -98,7 +98,7 @@ def test_loader_accepts_optional_fields_and_rejects_bad_ones():
         "states": {"x": {"initial": 1.0, "unit": "1", "meaning": "x", "symbol": "",
                          "source": "S"}},
         "parameters": {"k": {"value": 2.0, "unit": "1/h", "meaning": "a rate", "symbol": "",
-                             "source": "S", "evidence": "assumption"}},
+                             "source": "S", "evidence": "assumption", "bounds": "positive"}},
     }
     spec = _parse(base, "t.toml")
     assert spec.parameter("k").calibrated_to == () and spec.parameter("k").method == ""

@@ -39,7 +39,7 @@ from ..knowledge.drugs import (
 from ..units import convert
 
 __all__ = ["Treatment", "TREATMENT_KEYS", "PATTERNS", "parse_treatments", "missed_indices",
-           "format_duration"]
+           "format_duration", "check_dose_records", "label_for_target"]
 
 #: Keys a ``[[treatment]]`` table may hold.
 TREATMENT_KEYS = frozenset({
@@ -55,6 +55,10 @@ WARN_ABOVE, WARN_BELOW = 2.0, 0.25
 #: Intervals within this relative distance of a labelled one count as that interval.
 INTERVAL_TOLERANCE = 0.1
 _H_PER_MONTH = 30.4375 * 24.0
+#: Dose targets with no drug of their own, checked against the label of a drug that puts
+#: the same molecule into the model: PTH into plasma is compared, in moles, with
+#: teriparatide (PTH 1-34) at its labelled 20 ug daily.
+PROXY_LABELS = {"pth_plasma": ("teriparatide", "sc")}
 
 
 @dataclass(frozen=True)
@@ -224,8 +228,8 @@ def _default_every(amount: float, unit: str, drug: Drug, route: Route, where: st
                f"regimens ({labelled}) and the dose matches none; give every = '1 week'")
 
 
-def _check_dose(amount: float, unit: str, text: str, every_h: float, drug: Drug, route: Route,
-                where: str, warnings: list[str]) -> None:
+def _check_dose(amount: float, unit: str, text: str, every_h: float | None, drug: Drug,
+                route: Route, where: str, warnings: list[str]) -> None:
     comp = None if route.target is None else COMPARTMENTS.get(route.target)
     to = comp.unit if comp is not None else route.max_dose.unit
     try:
@@ -239,6 +243,11 @@ def _check_dose(amount: float, unit: str, text: str, every_h: float, drug: Drug,
         raise _err(where, f"dose {text!r} is {ratio_max:.3g} times the labelled maximal single "
                    f"dose {top.dose} ({top.source}); expected at most "
                    f"{REFUSE_ABOVE_MAX:g} times it")
+    if every_h is None:  # a single administration: compared with the maximal single dose
+        if ratio_max > WARN_ABOVE:
+            warnings.append(f"{where}: single dose {text!r} is {ratio_max:.3g} times the "
+                            f"labelled maximal single dose {top.dose} ({top.source})")
+        return
     same = _label_interval(every_h, route)
     if not same:
         labelled = ", ".join(f"{r.dose} every {r.every}" for r in route.regimens)
@@ -285,6 +294,10 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
     if extra:
         raise _err(where, f"unknown key {extra[0]!r}; expected one of "
                    f"{', '.join(sorted(TREATMENT_KEYS))}")
+    for key in ("route", "intake", "salt", "adherence_pattern"):
+        if key in d and not isinstance(d[key], str):
+            raise _err(where, f"{key} must be a text (a name such as 'oral'), got "
+                       f"{type(d[key]).__name__} {str(d[key])[:40]}")
     route_key = d.get("route", drug.default_route)
     if route_key not in drug.routes:
         raise _err(where, f"route {route_key!r} is not a route of {drug.key}; expected one of "
@@ -303,6 +316,9 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
         raise _err(where, f"every {d['every']!r} must be longer than zero")
     _check_dose(amount, unit, str(d["dose"]), every_h, drug, route, where, warnings)
     start_h = _duration(d.get("start", "0 d"), where, "start")
+    if not start_h >= 0:
+        raise _err(where, f"start {d.get('start')!r} must be at or after time 0 (the patient "
+                   "at `age`)")
     stop_h = None if "stop" not in d else _duration(d["stop"], where, "stop")
     if stop_h is not None and stop_h <= start_h:
         raise _err(where, f"stop {d['stop']!r} must be after start "
@@ -334,6 +350,11 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
         warnings.append(f"{where}: infusion {format_duration(infusion_h or 0.0)} is shorter than "
                         f"the labelled minimum of {route.infusion_minimum_h * 60:g} min")
     adherence, pattern, seed, missed = _adherence(d, where)
+    try:
+        Dose(compartment=route.target, amount=amount, unit=unit, time_h=start_h,
+             every_h=every_h, until_h=stop_h, duration_h=infusion_h, factor=factor)
+    except ScenarioError as exc:
+        raise _err(where, str(exc)) from None
     base = Dose(compartment=route.target, amount=amount, unit=unit, time_h=start_h,
                 every_h=every_h, until_h=stop_h, duration_h=infusion_h, factor=factor)
     n = len(base.times_h(end_h))
@@ -384,6 +405,105 @@ def _check_limits(treatments: Sequence[Treatment], end_h: float, warnings: list[
             if taken > lim.doses:
                 warnings.append(f"{key}: {taken} doses are taken, beyond the labelled "
                                 f"{lim.doses} ({lim.meaning}; {lim.source})")
+
+
+def label_for_target(target: str) -> tuple[Drug, Route, str] | None:
+    """The catalogue drug and route whose label a dose into ``target`` is checked against.
+
+    Returns ``(drug, route, note)`` (``note`` says when the label is a proxy's,
+    :data:`PROXY_LABELS`), or None when no drug puts its dose there.
+    """
+    cat = drug_catalog()
+    if target in PROXY_LABELS:
+        key, route_key = PROXY_LABELS[target]
+        return cat[key], cat[key].routes[route_key], f", checked against the {key} label"
+    for drug in cat.values():
+        for route in drug.routes.values():
+            if route.target == target and route.regimens:
+                return drug, route, ""
+    return None
+
+
+def _span(start_h: float, stop_h: float | None) -> str:
+    return (f"{format_duration(start_h)} to "
+            f"{'the end' if stop_h is None else format_duration(stop_h)}")
+
+
+def check_dose_records(wheres: Sequence[str], doses: Sequence[Dose],
+                       treatments: Sequence[Treatment], end_h: float,
+                       warnings: list[str]) -> None:
+    """The ``[[treatment]]`` plausibility checks, applied to ``[[dose]]`` records.
+
+    Each record's target is mapped back to the drug that uses it (:func:`label_for_target`):
+    a dose more than :data:`REFUSE_ABOVE_MAX` times the labelled maximal single dose is
+    refused; an unusual dose or interval warns. A record that duplicates a ``[[treatment]]``
+    course (same target, overlapping in time) is refused; two records of one target that
+    overlap, and doses outside the simulated time, warn.
+
+    Parameters
+    ----------
+    wheres
+        How messages name each record (``"[[dose]] #2"``), one per dose.
+    doses
+        The records.
+    treatments
+        The scenario's parsed treatments.
+    end_h
+        End of the simulation (h after time 0).
+    warnings
+        Lines are appended here.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the record, the field, the value and what was expected.
+    """
+    for where, dose in zip(wheres, doses, strict=True):
+        where_c = f"{where} ({dose.compartment})"
+        found = label_for_target(dose.compartment)
+        if found is not None:
+            drug, route, note = found
+            where_l = f"{where} ({dose.compartment}{note})"
+            if note:  # a proxy: compared in the state's (molar) unit
+                amount, unit = dose.amount_in_state_unit(), COMPARTMENTS[dose.compartment].unit
+            else:
+                amount, unit = dose.amount, dose.unit
+            _check_dose(amount, unit, f"{dose.amount:g} {dose.unit}", dose.every_h, drug,
+                        route, where_l, warnings)
+        stop_h = end_h if dose.until_h is None else min(end_h, dose.until_h)
+        if dose.time_h >= end_h:
+            warnings.append(f"{where_c}: time {format_duration(dose.time_h)} is at or after "
+                            "the end of the simulation; no dose falls inside it")
+        elif dose.count is not None and dose.count_before(end_h) < dose.count:
+            warnings.append(f"{where_c}: {dose.count_before(end_h)} of the {dose.count} "
+                            "doses fall inside the simulation; the others are not simulated")
+        elif dose.until_h is not None and dose.every_h is not None and dose.until_h > end_h:
+            warnings.append(f"{where_c}: doses from {format_duration(stop_h)} to until "
+                            f"{format_duration(dose.until_h)} fall after the end of the "
+                            "simulation and are not simulated")
+        for t in treatments:
+            if t.target != dose.compartment:
+                continue
+            t_stop = math.inf if t.stop_h is None else t.stop_h
+            d_stop = math.inf if dose.until_h is None else dose.until_h
+            if dose.every_h is None:
+                d_stop = dose.time_h + 1e-9
+            if dose.time_h < t_stop and t.start_h < d_stop:
+                raise ScenarioError(
+                    f"{where_c}: doses from {_span(dose.time_h, dose.until_h)} duplicate the "
+                    f"course of {t.label} ({_span(t.start_h, t.stop_h)}, same dose target); "
+                    "expected one entry per course")
+    for j, b in enumerate(doses):
+        for i, a in enumerate(doses[:j]):
+            if a.compartment != b.compartment:
+                continue
+            a_stop = math.inf if a.until_h is None else a.until_h
+            b_stop = math.inf if b.until_h is None else b.until_h
+            if a.every_h is None or b.every_h is None:
+                continue
+            if a.time_h < b_stop and b.time_h < a_stop:
+                warnings.append(f"{wheres[j]} ({b.compartment}): doses overlap those of "
+                                f"{wheres[i]} (same dose target); both are given")
 
 
 def parse_treatments(raw: Any, end_h: float) -> tuple[tuple[Treatment, ...], tuple[str, ...]]:

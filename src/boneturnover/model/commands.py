@@ -1,12 +1,16 @@
-"""CLI commands of the mechanistic model: demo, simulate, outputs, parameters."""
+"""CLI commands of the mechanistic model: demo, simulate, outputs, parameters.
+
+Output files follow :mod:`boneturnover.files`: checked before the computation (folder
+exists, not an input, an existing file replaced only with ``--force``), written atomically.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
-from pathlib import Path
 
-from ..errors import InputError
+from ..files import atomic_write_bytes, atomic_write_csv, check_output
 
 __all__ = ["register"]
 
@@ -18,10 +22,12 @@ DEMO_COLUMNS = ("ctx_ng_l", "p1np_ug_l", "bsap_ug_l", "osteocalcin_ug_l", "pth_p
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="simulate a representative woman through menopause")
     p.add_argument("--plot", default="boneturnover_demo.png", help="PNG file to write")
+    p.add_argument("--force", action="store_true", help="replace the PNG file if it exists")
     p.set_defaults(func=_demo)
     p = sub.add_parser("simulate", help="simulate a scenario file (TOML) to a CSV table")
     p.add_argument("scenario", help="scenario TOML file")
     p.add_argument("--out", required=True, help="CSV file to write (one row per output time)")
+    p.add_argument("--force", action="store_true", help="replace the CSV file if it exists")
     p.set_defaults(func=_simulate)
     p = sub.add_parser("outputs", help="list every model output with unit, meaning and source")
     p.set_defaults(func=_outputs)
@@ -35,6 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
     from ..scenario import Patient, Scenario
     from ..simulation import simulate
 
+    plot = check_output(args.plot, force=args.force, what="--plot")
     sc = Scenario(patient=Patient(age_y=51.0, menopause_age_y=51.0), years=10.0)
     df = simulate(sc).frame
     print("Representative woman, final menstrual period at 51 (time 0), untreated.")
@@ -44,8 +51,10 @@ def _demo(args: argparse.Namespace) -> int:
     table = rows.loc[[round(y * 365.25) for y in DEMO_YEARS], list(DEMO_COLUMNS)]
     table.index = [f"FMP+{y}y" for y in DEMO_YEARS]
     print(table.round(3).to_string())
-    path = plot_trajectories(df, Path(args.plot), title="Menopause at 51, untreated")
-    print(f"\nplot written to {path}")
+    png = io.BytesIO()
+    plot_trajectories(df, png, title="Menopause at 51, untreated")  # type: ignore[arg-type]
+    atomic_write_bytes(plot, png.getvalue())
+    print(f"\nplot written to {plot}")
     return 0
 
 
@@ -53,14 +62,14 @@ def _simulate(args: argparse.Namespace) -> int:
     from ..scenario import load_scenario
     from ..simulation import simulate
 
+    out = check_output(args.out, inputs=[args.scenario], force=args.force)
     sc = load_scenario(args.scenario)
     for line in sc.warnings:
         print(f"warning: {line}", file=sys.stderr)
-    out = Path(args.out)
-    if out.exists() and out.is_dir():
-        raise InputError(f"--out {str(out)!r} is a directory; expected a CSV file path")
     res = simulate(sc)
-    res.frame.to_csv(out, index=False)
+    for line in res.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    atomic_write_csv(out, res.frame)
     print(f"{len(res.frame)} rows written to {out}")
     return 0
 
@@ -81,8 +90,8 @@ def _parameters(args: argparse.Namespace) -> int:
     spec = load_model()
     for p in spec.parameters:
         sym = f" [{p.symbol}]" if p.symbol else ""
-        print(f"{p.name:<28} {p.value:<14.6g} {p.unit:<10} {p.evidence:<12} {p.source}{sym}: "
-              f"{p.meaning}")
+        print(f"{p.name:<28} {p.value:<14.6g} {p.unit:<10} {p.bounds.text:<10} "
+              f"{p.evidence:<12} {p.source}{sym}: {p.meaning}")
         if p.calibrated:
             print(f"{'':<28} calibrated to: {'; '.join(p.calibrated_to)}")
         if p.method:

@@ -9,6 +9,7 @@ parameter exists in exactly one place with its value, unit and source.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,12 +23,102 @@ import numpy as np
 from ..errors import InputError
 from ..units import parse_ucum
 
-__all__ = ["State", "Parameter", "DoseTarget", "ModelSpec", "load_model", "EVIDENCE_LEVELS"]
+__all__ = ["State", "Parameter", "Bounds", "DoseTarget", "ModelSpec", "load_model",
+           "EVIDENCE_LEVELS", "BOUND_KINDS"]
 
 #: Evidence levels a parameter may carry.
 EVIDENCE_LEVELS = frozenset(
     {"physiology", "model-fit", "assumption", "numerical", "label", "calibration", "trial"}
 )
+
+
+#: Named bounds a parameter may declare (``bounds = "positive"``): interval and reason.
+BOUND_KINDS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "positive": ("(0, inf)", "a rate, volume, amount, concentration, time, half-effect "
+                 "level, Hill coefficient or numerical width, for which zero or less has "
+                 "no meaning in the equations or divides by zero"),
+    "nonnegative": ("[0, inf)", "a magnitude, exponent, potency or sensitivity that 0 "
+                    "switches off and that is never negative"),
+    "integer": ("[0, inf)", "a count: a whole number, 0 or more"),
+})
+#: Reasons of interval bounds that need no ``bounds_reason`` of their own.
+_INTERVAL_REASONS = {
+    (0.0, 1.0, False, False): "a fraction, share, weight or bioavailability: 0 to 1",
+    (0.0, 1.0, True, False): "a fraction the equations divide by: above 0, at most 1",
+    (0.0, 1.0, False, True): "a fraction whose complement (1 - f) the equations divide by: "
+                             "0 or more, below 1",
+}
+_INTERVAL = re.compile(r"^\s*([\[(])\s*([^,\s]+)\s*,\s*([^\s\])]+)\s*([\])])\s*$")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a parameter may take, and why.
+
+    Attributes
+    ----------
+    low, high
+        Interval ends (``-inf``/``inf`` when open-ended).
+    low_open, high_open
+        Whether the end itself is excluded (``"positive"``: 0 excluded).
+    integer
+        Whether only whole numbers are allowed.
+    reason
+        Why (the meaning of the kind, or the parameter's ``bounds_reason``).
+    """
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False
+    reason: str = ""
+
+    @property
+    def text(self) -> str:
+        """``"(0, inf)"``, ``"[0, 1]"``: the interval in the usual notation."""
+        lo = "[" if not self.low_open and math.isfinite(self.low) else "("
+        hi = "]" if not self.high_open and math.isfinite(self.high) else ")"
+        return f"{lo}{self.low:g}, {self.high:g}{hi}"
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` (a finite float) lies within the bounds."""
+        if self.integer and not float(value).is_integer():
+            return False
+        above = value > self.low if self.low_open else value >= self.low
+        below = value < self.high if self.high_open else value <= self.high
+        return above and below
+
+    @classmethod
+    def parse(cls, raw: Any, reason: Any, where: str) -> Bounds:
+        """Read ``bounds`` (a kind, ``[low, high]`` or ``"(low, high]"``) and ``bounds_reason``."""
+        if reason is not None and not (isinstance(reason, str) and reason.strip()):
+            raise InputError(f"{where}: bounds_reason must be a non-empty string, got "
+                             f"{reason!r}")
+        if isinstance(raw, str) and raw in BOUND_KINDS:
+            text, why = BOUND_KINDS[raw]
+            b = cls.parse(text, reason or why, where)
+            return replace(b, integer=raw == "integer")
+        if isinstance(raw, list) and len(raw) == 2 and all(
+                isinstance(x, int | float) and not isinstance(x, bool) for x in raw):
+            lo, hi, lo_open, hi_open = float(raw[0]), float(raw[1]), False, False
+        elif isinstance(raw, str) and (m := _INTERVAL.match(raw)):
+            try:
+                lo, hi = float(m.group(2)), float(m.group(3))
+            except ValueError:
+                raise InputError(f"{where}: bounds {raw!r} has an end that is not a "
+                                 "number") from None
+            lo_open, hi_open = m.group(1) == "(", m.group(4) == ")"
+        else:
+            raise InputError(
+                f"{where}: bounds {raw!r} is not one of {', '.join(map(repr, BOUND_KINDS))}, "
+                "a list [low, high] or an interval such as '(0, 1]'")
+        if math.isnan(lo) or math.isnan(hi) or not lo < hi:
+            raise InputError(f"{where}: bounds {raw!r} must have low < high")
+        why = reason or _INTERVAL_REASONS.get((lo, hi, lo_open, hi_open))
+        if not why:
+            raise InputError(f"{where}: bounds {raw!r} needs a bounds_reason saying why")
+        return cls(lo, hi, lo_open or math.isinf(lo), hi_open or math.isinf(hi), False, why)
 
 
 @dataclass(frozen=True)
@@ -93,6 +184,9 @@ class Parameter:
     method
         How the value was chosen (``"least squares, tools/calibrate_drugs.py"``,
         ``"grid 0, 1, 2, 5"``), empty when it is taken as published.
+    bounds
+        The values the parameter may take (:class:`Bounds`, declared as ``bounds`` in the
+        model data with its reason); every route that sets a value checks them.
     """
 
     name: str
@@ -104,6 +198,7 @@ class Parameter:
     evidence: str
     calibrated_to: tuple[str, ...] = ()
     method: str = ""
+    bounds: Bounds = Bounds(-math.inf, math.inf, True, True, False, "undeclared")
 
     def __post_init__(self) -> None:
         if self.evidence not in EVIDENCE_LEVELS:
@@ -118,6 +213,40 @@ class Parameter:
         if not isinstance(self.method, str):
             raise InputError(f"parameter {self.name!r}: method must be a string, got "
                              f"{self.method!r}")
+        if not self.bounds.contains(self.value):
+            raise InputError(f"parameter {self.name!r}: value {self.value!r} is outside its "
+                             f"bounds {self.bounds.text} ({self.bounds.reason})")
+
+    def check(self, value: Any, where: str, error: type[InputError] = InputError) -> float:
+        """``value`` as a float if it is a finite number within :attr:`bounds`.
+
+        Parameters
+        ----------
+        value
+            The value as given (TOML, a table cell, a command-line number).
+        where
+            How the caller names the field (``"[parameters].v_ecf_l"``), for the message.
+        error
+            The exception class to raise (an :class:`InputError`).
+
+        Raises
+        ------
+        InputError
+            (or ``error``) naming the field, the value and the bounds with their reason.
+        """
+        expected = (f"expected a number in unit {self.unit!r} within {self.bounds.text} "
+                    f"({self.bounds.reason})")
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise error(f"{where} = {_show(value)} is not a number; {expected}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise error(f"{where} = {_show(value)} is not a finite number; {expected}")
+        if not self.bounds.contains(number):
+            raise error(f"{where} = {_show(value)} is out of range; {expected}")
+        return number
 
     @property
     def calibrated(self) -> bool:
@@ -173,15 +302,12 @@ class ModelSpec:
         Raises
         ------
         InputError
-            A name that is not a parameter, or a value that is not a finite number.
+            A name that is not a parameter, or a value that is not a finite number within
+            the parameter's bounds.
         """
-        for name, value in values.items():
-            unit = self.parameter(name).unit  # raises for an unknown name, naming it
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                    math.isfinite(value)):
-                raise InputError(f"parameter {name!r}: value {value!r} is not a finite "
-                                 f"number; expected a number in unit {unit!r}")
-        params = tuple(replace(p, value=float(values[p.name])) if p.name in values else p
+        checked = {name: self.parameter(name).check(value, f"parameter {name}")
+                   for name, value in values.items()}  # an unknown name raises, naming it
+        params = tuple(replace(p, value=checked[p.name]) if p.name in checked else p
                        for p in self.parameters)
         return replace(self, parameters=params)
 
@@ -192,6 +318,16 @@ class ModelSpec:
     def citation(self, key: str) -> str:
         """Full reference for a source key used by a state or parameter."""
         return self.sources[key]
+
+
+def _show(value: Any) -> str:
+    """A short, always-printable rendering of a value for a message."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, list | dict | tuple):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _require(entry: dict[str, Any], keys: tuple[str, ...], where: str) -> None:
@@ -237,10 +373,15 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
         if not isinstance(calibrated_to, list):
             raise InputError(f"{where}: calibrated_to must be a list of strings, got "
                              f"{calibrated_to!r}")
+        if "bounds" not in entry:
+            raise InputError(f"{where}: missing bounds; expected "
+                             f"{', '.join(map(repr, BOUND_KINDS))}, [low, high] or an interval "
+                             "such as '(0, 1]' (with bounds_reason unless a fraction)")
+        bounds = Bounds.parse(entry["bounds"], entry.get("bounds_reason"), where)
         params.append(
             Parameter(name, float(entry["value"]), entry["unit"], entry["meaning"],
                       entry["symbol"], entry["source"], entry["evidence"],
-                      tuple(calibrated_to), entry.get("method", ""))
+                      tuple(calibrated_to), entry.get("method", ""), bounds)
         )
     state_names = {s.name for s in states}
     param_names = {p.name for p in params}

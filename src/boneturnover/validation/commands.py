@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import sys
 from pathlib import Path
 
 import boneturnover as bt
+from boneturnover.files import atomic_write_bytes, check_output_folder
 
 from .checks import calibration_points, checks, run_validation
 from .report import format_table
@@ -30,11 +32,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace a model parameter's value (in its unit, see `boneturnover "
                         "parameters`) for every check; repeat for several. For sensitivity "
                         "and calibration work: the bundled values are what is validated")
+    p.add_argument("--force", action="store_true",
+                   help="replace plot files that already exist in the --plots folder")
     p.set_defaults(func=_validate)
 
 
 def parse_overrides(items: list[str]) -> dict[str, float]:
-    """``["bp_emax=3.1", ...]`` -> ``{"bp_emax": 3.1}``; names checked against the model."""
+    """``["bp_emax=3.1", ...]`` -> ``{"bp_emax": 3.1}``; names and bounds checked."""
     spec = bt.load_model()
     out: dict[str, float] = {}
     for item in items:
@@ -55,15 +59,14 @@ def parse_overrides(items: list[str]) -> dict[str, float]:
                                 f"{spec.parameter(name).unit!r}")
         if name in out:
             raise bt.InputError(f"--set {item!r}: {name} is already set to {out[name]:g}")
-        out[name] = value
+        out[name] = spec.parameter(name).check(value, f"--set {name}")
     return out
 
 
 def _validate(args: argparse.Namespace) -> int:
     overrides = parse_overrides(args.overrides)
-    folder = None if args.plots is None else Path(args.plots)
-    if folder is not None and folder.exists() and not folder.is_dir():
-        raise bt.InputError(f"--plots {str(folder)!r} is a file; expected a directory")
+    folder = None if args.plots is None else check_output_folder(
+        args.plots, [f"{name}.png" for name in PLOTTED_RUNS], force=args.force)
     if overrides:
         spec = bt.load_model()
         print("parameters replaced (bundled value in brackets): " + ", ".join(
@@ -92,8 +95,11 @@ def _published(run: str) -> list[tuple[float, str, float, str]]:
 def _plots(runs: Runs, folder: Path) -> None:
     from .plots import plot_drug_validation
 
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     for name in PLOTTED_RUNS:
-        path = plot_drug_validation(name, runs[name], runs["untreated"], _published(name),
-                                    folder / f"{name}.png")
+        png = io.BytesIO()
+        plot_drug_validation(name, runs[name], runs["untreated"], _published(name),
+                             png)  # type: ignore[arg-type]
+        path = folder / f"{name}.png"
+        atomic_write_bytes(path, png.getvalue())
         print(f"plot written to {path}")
