@@ -75,32 +75,34 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _outputs(args: argparse.Namespace) -> int:
+    from ..knowledge.sources import render_sources
     from .outputs import output_table
 
     for row in output_table():
-        print(f"{row['name']:<20} {row['unit']:<7} {row['meaning']}")
+        print(f"{row['name']:<20} {row['unit']:<7} {render_sources(row['meaning'])}")
         if row["source"]:
-            print(f"{'':<28}source: {row['source']}")
+            print(f"{'':<28}source: {render_sources(row['source'])}")
     return 0
 
 
 def _parameters(args: argparse.Namespace) -> int:
+    from ..knowledge.sources import render_sources as cited
     from .spec import load_model
 
     spec = load_model()
     for p in spec.parameters:
         sym = f" [{p.symbol}]" if p.symbol else ""
         print(f"{p.name:<28} {p.value:<14.6g} {p.unit:<10} {p.bounds.text:<10} "
-              f"{p.evidence:<12} {p.source}{sym}: {p.meaning}")
+              f"{p.evidence:<12} {p.source}{sym}: {cited(p.meaning)}")
         if p.calibrated:
-            print(f"{'':<28} calibrated to: {'; '.join(p.calibrated_to)}")
+            print(f"{'':<28} calibrated to: {cited('; '.join(p.calibrated_to))}")
         if p.method:
-            print(f"{'':<28} method: {p.method}")
+            print(f"{'':<28} method: {cited(p.method)}")
     n_cal = sum(p.calibrated for p in spec.parameters)
     print(f"\n{n_cal} of {len(spec.parameters)} parameters are calibrated (chosen to reproduce "
           "the data named under 'calibrated to'; checks of those data are not independent, "
           "see docs/CALIBRATION.md)")
     print("\nsources:")
     for key, text in spec.sources.items():
-        print(f"  {key}: {text}")
+        print(f"  {key}: {cited(text)}")
     return 0
