@@ -15,13 +15,15 @@ from ..files import atomic_write_bytes, atomic_write_csv, check_output
 __all__ = ["register"]
 
 DEMO_YEARS = (0, 1, 2, 5, 10)
+DEMO_PLOT = "boneturnover_demo.png"
 DEMO_COLUMNS = ("ctx_ng_l", "p1np_ug_l", "bsap_ug_l", "osteocalcin_ug_l", "pth_pg_ml",
                 "calcium_mmol_l", "bmd_spine_g_cm2", "bmd_hip_g_cm2", "t_score_spine")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="simulate a representative woman through menopause")
-    p.add_argument("--plot", default="boneturnover_demo.png", help="PNG file to write")
+    p.add_argument("--plot", default=None, help="PNG file to write (default "
+                   f"{DEMO_PLOT}, which the demo replaces each run)")
     p.add_argument("--force", action="store_true", help="replace the PNG file if it exists")
     p.set_defaults(func=_demo)
     p = sub.add_parser("simulate", help="simulate a scenario file (TOML) to a CSV table")
@@ -41,7 +43,9 @@ def _demo(args: argparse.Namespace) -> int:
     from ..scenario import Patient, Scenario
     from ..simulation import simulate
 
-    plot = check_output(args.plot, force=args.force, what="--plot")
+    # the default plot is the demo's own product: each run replaces it
+    plot = check_output(args.plot or DEMO_PLOT, force=args.force or args.plot is None,
+                        what="--plot")
     sc = Scenario(patient=Patient(age_y=51.0, menopause_age_y=51.0), years=10.0)
     df = simulate(sc).frame
     print("Representative woman, final menstrual period at 51 (time 0), untreated.")
