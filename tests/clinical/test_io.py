@@ -11,6 +11,7 @@ from boneturnover.clinical import interpret, load_cohort, load_fhir_bundle, load
 from boneturnover.errors import DataError, InputError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "clinical"
+DATA = Path(__file__).resolve().parent / "data"
 
 EXPECTED = {
     "bisphosphonate_responder.toml": ("2024-07-20", {"RESPONSE_ADEQUATE"}),
@@ -38,19 +39,31 @@ def test_examples(name):
 def test_fhir_bundle_fields():
     p = load_fhir_bundle(EXAMPLES / "fhir_bundle.json")
     assert p.patient_id == "fhir-example-1" and p.ckd is True and p.glucocorticoids is True
-    ctx = next(x for x in p.measurements if x.marker == "CTX_I")
-    assert (ctx.value, ctx.unit, ctx.fasting, ctx.time) == (0.92, "ng/mL", True, "08:05")
-    assert ctx.source == "Observation/ctx-1"
     assert p.treatments[0].interval == "1 d"
+    p = load_fhir_bundle(DATA / "fhir_real_lab.json")
+    ctx = next(x for x in p.measurements if x.marker == "CTX_I")
+    assert (ctx.value, ctx.unit, ctx.fasting, ctx.time) == (0.65, "ng/mL", True, "08:10")
+    assert ctx.source == "Observation/ctx-base"
 
 
-def test_fhir_unknown_code(tmp_path):
+def test_fhir_unknown_code_is_ignored_and_listed(tmp_path):
     b = json.loads((EXAMPLES / "fhir_bundle.json").read_text())
     b["entry"][1]["resource"]["code"]["coding"][0]["code"] = "0000-0"
     f = tmp_path / "b.json"
     f.write_text(json.dumps(b))
-    with pytest.raises(DataError, match="Observation/egfr-1: code .* is not a known marker"):
-        load_fhir_bundle(f)
+    p = load_fhir_bundle(f)
+    assert "EGFR" not in {x.marker for x in p.measurements}
+    hit = next(i for i in p.ignored if i["resource"] == "Observation/egfr-1")
+    assert "0000-0" in hit["code"] and "not a marker" in hit["reason"]
+
+
+def test_fhir_mistyped_loinc_code_is_named(tmp_path):
+    b = json.loads((DATA / "fhir_real_lab.json").read_text("utf-8"))
+    b["entry"][2]["resource"]["code"]["coding"][0]["code"] = "41171-2"
+    f = tmp_path / "b.json"
+    f.write_text(json.dumps(b))
+    hit = next(i for i in load_fhir_bundle(f).ignored if i["resource"] == "Observation/ctx-base")
+    assert "41171-2 is not a LOINC code (its check digit is wrong)" in hit["reason"]
 
 
 def test_json_patient(tmp_path):

@@ -261,7 +261,8 @@ def test_missing_browser_is_a_one_line_error_and_keeps_the_old_file(tmp_path, ca
     out = tmp_path / "r.pdf"
     out.write_text("old")
     monkeypatch.setenv(render.CHROMIUM_ENV, str(tmp_path / "no-such-chromium"))
-    argv = ["interpret", DMAB, "--today", DMAB_TODAY, "--format", "pdf", "--out", str(out)]
+    argv = ["interpret", DMAB, "--today", DMAB_TODAY, "--format", "pdf", "--out", str(out),
+            "--force"]
     err = _one_line_error(capsys, argv, "BrowserNotFoundError: ")
     assert render.CHROMIUM_ENV in err
     monkeypatch.delenv(render.CHROMIUM_ENV)
@@ -279,7 +280,7 @@ def test_pdf_needs_out(capsys):
 def test_out_in_a_missing_folder_is_an_input_error(tmp_path, capsys):
     _one_line_error(capsys, ["interpret", DMAB, "--today", DMAB_TODAY, "--format", "json",
                              "--out", str(tmp_path / "nowhere" / "r.json")],
-                    "InputError: cannot write")
+                    "OutputPathError: ")
 
 
 def test_a_browser_that_writes_nothing_is_a_render_error(tmp_path, capsys, monkeypatch):
@@ -290,7 +291,7 @@ def test_a_browser_that_writes_nothing_is_a_render_error(tmp_path, capsys, monke
     out = tmp_path / "r.pdf"
     out.write_bytes(b"%PDF-old")
     _one_line_error(capsys, ["interpret", DMAB, "--today", DMAB_TODAY, "--format", "pdf",
-                             "--out", str(out)], "RenderError: ", status=1)
+                             "--out", str(out), "--force"], "RenderError: ", status=1)
     assert out.read_bytes() == b"%PDF-old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-chromium", "r.pdf"]
 

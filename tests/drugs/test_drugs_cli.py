@@ -19,7 +19,8 @@ def test_drugs_command_is_registered_and_lists_the_library(capsys):
     text = capsys.readouterr().out
     for word in ("alendronate", "阿仑膦酸钠", "denosumab", "地舒单抗", "romosozumab",
                  "210 mg every 1 mo", "zoledronate_iv", "carbonate 40.0%", "FORTEO_LABEL",
-                 "Cheng et al. 2022, section 4.2: Denosumab", "NIH_ODS_MAGNESIUM", "glucocorticoid", "(clinical context only)",
+                 "Cheng et al. 2022, section 4.2: Denosumab", "NIH_ODS_MAGNESIUM",
+                 "glucocorticoid", "(clinical context only)",
                  "brands: Prolia", "maximal change by day 1 (resorption), 91 (formation)"):
         assert word in text
     assert "seed:" not in text  # facts render as citations

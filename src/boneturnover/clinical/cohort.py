@@ -1,8 +1,10 @@
 """Cohort interpretation: every patient at once, one status row per patient.
 
 The same engine as for one patient (:func:`boneturnover.clinical.engine.evaluate`) runs
-over the whole cohort's tables; a patient with invalid records is reported in the
-``error`` column and the others are still interpreted.
+over the whole cohort's tables; a patient with invalid records (or a CSV row that could
+not be read) is reported with ``state`` ``failed`` and the reason in the ``error``
+column, and the others are still interpreted (``state`` ``interpreted``). Notices
+(identical repeated results counted once) are in ``notes``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ __all__ = ["CohortResult", "interpret_cohort", "STATUS_COLUMNS"]
 
 #: Columns of the per-patient status table (``--cohort DIR --out status.parquet``).
 STATUS_COLUMNS = (
-    "patient_id", "error", "n_measurements", "n_findings", "latest_ctx_i_ng_l",
+    "patient_id", "state", "error", "notes", "n_measurements", "n_findings", "latest_ctx_i_ng_l",
     "latest_ctx_i_date", "latest_p1np_ug_l", "latest_p1np_date", "turnover", "current_drug",
     "response", "retest_due_date", "retest_overdue", "alerts", "warnings", "codes",
 )
@@ -63,6 +65,7 @@ def interpret_cohort(
         today=resolve_today(today),
         labels={"patients": "patients.csv", "measurements": "measurements.csv",
                 "treatments": "treatments.csv"},
+        extra_errors=cohort.row_errors,
     )
     ctx = Context(tables, cat, DRUGS, rs)
     findings = evaluate(ctx)
@@ -106,14 +109,23 @@ def _status(cohort: Cohort, tables: Tables, ctx: Context, f: pd.DataFrame,
     rt = f[f["code"] == "RETEST_DUE"].sort_values(["pid", "due"]).drop_duplicates("pid")
     rt = rt.set_index("pid")
     out["retest_due_date"] = days_to_iso(out["pid"].map(rt["due"]).astype(float))
-    out["retest_overdue"] = out["pid"].map(rt["severity"] == "warning").fillna(False).astype(bool)
+    out["retest_overdue"] = out["pid"].isin(rt.index[(rt["severity"] == "warning").to_numpy()])
     for col, sev in (("alerts", "alert"), ("warnings", "warning")):
         s = f[f["severity"] == sev].drop_duplicates(["pid", "code"])
-        out[col] = out["pid"].map(join_by_group(s["pid"], s["code"], ";")).fillna("")
+        out[col] = out["pid"].map(join_by_group(s["pid"], s["code"], ";")).astype(object) \
+            .fillna("")
     u = f.drop_duplicates(["pid", "code"])
     allc = join_by_group(u["pid"], u["code"], ";")
-    out["codes"] = out["pid"].map(allc).fillna("")
+    out["codes"] = out["pid"].map(allc).astype(object).fillna("")
     out["error"] = None
+    out["state"] = "interpreted"
+    notes = tables.notices
+    if len(notes):
+        cnt = notes.groupby("patient_id").size()
+        out["notes"] = out["patient_id"].map(
+            lambda p: f"{cnt[p]} repeated result(s) counted once" if p in cnt.index else "")
+    else:
+        out["notes"] = ""
     out = out.drop(columns="pid")
     if len(errors):
         first = errors.drop_duplicates("patient_id")
@@ -127,7 +139,8 @@ def _status(cohort: Cohort, tables: Tables, ctx: Context, f: pd.DataFrame,
             cohort.measurements["patient_id"].astype(str).value_counts()).fillna(0).astype(np.int64)
         bad["n_findings"] = 0
         bad["retest_overdue"] = False
-        for col in ("alerts", "warnings", "codes"):
+        bad["state"] = "failed"
+        for col in ("alerts", "warnings", "codes", "notes"):
             bad[col] = ""
         out = pd.concat([out, bad], ignore_index=True)
     return out.reindex(columns=list(STATUS_COLUMNS))

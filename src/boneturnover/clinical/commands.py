@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from ..files import atomic_write_csv, atomic_writer, check_output
 from .catalog import CATALOG
 from .cohort import interpret_cohort
 from .engine import interpret
@@ -71,11 +72,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --simulated: reference intervals of the simulated markers, "
                         "those the model is calibrated to (default) or the catalogue's "
                         "clinical defaults")
-    p.add_argument("--format", choices=("text", "json", "html"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html", "pdf"), default="text",
+                   help="report format (default text); html and pdf: a one-page summary, "
+                        "then findings with sources and the marker trends; pdf is printed "
+                        "from the html by headless Chromium and needs --out")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
     p.add_argument("--ruleset", choices=tuple(RULESETS), default="paper")
-    p.add_argument("--out", metavar="PATH", help="output file (cohort: .parquet or .csv)")
-    p.add_argument("--today", metavar="YYYY-MM-DD", help="evaluation date (default: today)")
+    p.add_argument("--out", metavar="PATH", help="output file (cohort: .parquet or .csv); "
+                   "checked before any work, written atomically")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out (and --plot) if it exists; an input is never replaced")
+    p.add_argument("--today", metavar="YYYY-MM-DD",
+                   help="evaluation date (default: the file's as_of, else today)")
     p.add_argument("--plot", metavar="PNG", help="text format: also write the marker plot")
     p.set_defaults(func=run)
 
@@ -86,14 +94,18 @@ def run(args: argparse.Namespace) -> int:
                          "(exactly one)")
     if args.scenario and not args.simulated:
         raise InputError("--scenario goes with --simulated CSV")
+    _check_outputs(args)
     if args.cohort:
         return _run_cohort(args)
     if args.simulated:
         patient = _simulated_patient(args)
         today = args.today or last_sample_date(patient)
     else:
-        patient, today = load_patient(args.file), args.today
+        patient = load_patient(args.file)
+        today = args.today or patient.as_of  # a stored case keeps its evaluation date
     report = interpret(patient, ruleset=args.ruleset, today=today)
+    if args.format == "pdf":
+        return _write_pdf(report, args)
     if args.format == "json":
         text = report.to_json() + "\n"
     elif args.format == "html":
@@ -101,10 +113,31 @@ def run(args: argparse.Namespace) -> int:
     else:
         plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
         if plot and report.series:
-            Path(plot).write_bytes(report.plot_png(args.lang))
+            _write(plot, report.plot_png(args.lang))
         text = report.to_text(args.lang, plot if report.series else None)
     _emit(text, args.out)
     return 0
+
+
+def _inputs(args: argparse.Namespace) -> list[Path]:
+    """Every file the run reads: an output may never be one of them."""
+    files = [Path(p) for p in (args.file, args.simulated, args.scenario) if p]
+    if args.cohort and Path(args.cohort).is_dir():
+        files += [p for p in Path(args.cohort).iterdir() if p.is_file()]
+    return files
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output that is an input, a folder, in a missing folder,
+    or an existing file without --force (:func:`boneturnover.files.check_output`)."""
+    inputs = _inputs(args)
+    if args.out:
+        check_output(args.out, inputs, force=args.force)
+    plot = args.plot
+    if not plot and args.out and args.format == "text" and not args.cohort:
+        plot = str(Path(args.out).with_suffix(".png"))  # the text report's plot beside it
+    if plot:
+        check_output(plot, inputs, force=args.force, what="--plot")
 
 
 def _simulated_patient(args: argparse.Namespace) -> PatientRecord:
@@ -131,12 +164,15 @@ def _simulated_patient(args: argparse.Namespace) -> PatientRecord:
 def _run_cohort(args: argparse.Namespace) -> int:
     if not args.out:
         raise InputError("--cohort needs --out PATH (.parquet or .csv)")
+    if Path(args.out).suffix not in (".parquet", ".csv"):
+        raise InputError(f"--out {args.out}: expected a .parquet or .csv file")
     result = interpret_cohort(load_cohort(args.cohort), ruleset=args.ruleset, today=args.today)
     out = Path(args.out)
     if out.suffix == ".parquet":
-        result.status.to_parquet(out, index=False)
+        with atomic_writer(out, "wb") as fh:
+            result.status.to_parquet(fh, index=False)
     elif out.suffix == ".csv":
-        result.status.to_csv(out, index=False)
+        atomic_write_csv(out, result.status)  # text cells escaped against formula injection
     else:
         raise InputError(f"--out {out}: expected a .parquet or .csv file")
     bad = result.status["error"].notna().sum()
@@ -145,8 +181,25 @@ def _run_cohort(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_pdf(report, args: argparse.Namespace) -> int:
+    from .render import find_chromium, html_to_pdf
+
+    if not args.out:
+        raise InputError("--format pdf needs --out FILE.pdf")
+    find_chromium()  # a missing browser is a one-line error before any work
+    html_to_pdf(report.to_html(args.lang), args.out)
+    return 0
+
+
+def _write(path: str, data: str | bytes) -> None:
+    """Write a report file atomically (a temporary file in its folder, then a rename)."""
+    from .render import write_atomic
+
+    write_atomic(path, data)
+
+
 def _emit(text: str, out: str | None) -> None:
     if out:
-        Path(out).write_text(text, "utf-8")
+        _write(out, text)
     else:
         sys.stdout.write(text)

@@ -121,6 +121,25 @@ class Context:
             win_f[(drug, route)] = np.nan if w is None else w.formation_days
             plans[(drug, route)] = self.ruleset.retest_for(self.drugs[drug], route)
         keys = list(zip(t["drug"], t["route"], strict=True))
+        # dose coverage: an oral course acts up to its stop; an injection or infusion for
+        # one dosing interval after the last dose. An open course of a drug whose catalogue
+        # entry has a grace period (denosumab) lapses when the next dose is that far overdue.
+        grace = t["drug"].map({d: (np.nan if self.drugs[d].overdue_grace_days is None
+                                   else self.drugs[d].overdue_grace_days)
+                               for d in pd.unique(t["drug"])}).astype(float)
+        stopped = t["stop"].notna()
+        oral = (t["route"] == "oral").to_numpy()
+        last = t["last_dose"].fillna(t["stop"]).fillna(t["start"]).astype(float)
+        t["last_given"] = last
+        t["grace_days"] = grace
+        t["due"] = np.where(oral, np.nan, last + t["interval_days"])
+        lapse = np.where(~stopped & ~oral & grace.notna(), last + t["interval_days"] + grace,
+                         np.nan)
+        t["lapse_day"] = lapse
+        t["covered_until"] = np.where(
+            oral, np.where(stopped, t["stop"], np.inf),
+            np.where(stopped, last + t["interval_days"], np.where(np.isnan(lapse), np.inf, lapse)))
+        t["lapsed_today"] = ~np.isnan(lapse) & (self.today > np.nan_to_num(lapse, nan=np.inf))
         t["win_resorption"] = [win_r[k] for k in keys]
         t["win_formation"] = [win_f[k] for k in keys]
         for f in ("assess_from_days", "first_days", "monitor_days", "off_first_days",
@@ -140,13 +159,17 @@ class Context:
         """Every (course, bone turnover measurement) pair of a patient, with baseline.
 
         Columns add ``baseline`` (latest value of that marker within the rule set's
-        baseline window on or before the start), ``phase`` (``pre``, ``on``, ``off``),
+        baseline window on or before the start), ``phase`` (``pre``; ``on`` while the
+        course covers the day: up to the stop of an oral course, up to one dosing interval
+        after the last injection or infusion; then ``off`` for a stopped course and
+        ``lapsed`` for an open one whose next dose is overdue beyond the grace period),
         ``days_on``, ``change_abs``, ``change_pct``, ``lsc_pct``, ``target``, ``process``.
         """
         c = self.courses
         c = c[c["klass"].isin(OSTEOPOROSIS_CLASSES)]
         cols = ["cid", "pid", "drug", "klass", "route", "start", "stop", "win_resorption",
-                "win_formation", "next_start"]
+                "win_formation", "next_start", "last_given", "covered_until", "due",
+                "grace_days", "interval_days"]
         j = self.btm.merge(c[cols], on="pid", how="inner")
         bw = self.ruleset.baseline_window_days
         pre = j[(j["day"] <= j["start"]) & (j["day"] >= j["start"] - bw)]
@@ -155,9 +178,10 @@ class Context:
         base = base.rename(columns={"value": "baseline", "day": "baseline_day"})
         j = j.merge(base, on=["cid", "marker"], how="left")
         stop = j["stop"]
-        on = (j["day"] > j["start"]) & (stop.isna() | (j["day"] <= stop))
-        off = stop.notna() & (j["day"] > stop)
-        j["phase"] = np.where(on, "on", np.where(off, "off", "pre"))
+        on = (j["day"] > j["start"]) & (j["day"] <= j["covered_until"])
+        after = j["day"] > j["covered_until"]
+        j["phase"] = np.where(on, "on", np.where(after & stop.notna(), "off",
+                                                 np.where(after, "lapsed", "pre")))
         j["days_on"] = (j["day"] - j["start"]).astype(float)
         j["change_abs"] = j["value"] - j["baseline"]
         j["change_pct"] = 100.0 * j["change_abs"] / j["baseline"]
@@ -459,45 +483,127 @@ def preanalytical(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return j[j["egfr"] < cut].drop(columns=["egfr_day"]).reset_index(drop=True)
 
 
+_OUTCOMES = ("adequate", "withheld", "too_early", "expected", "inadequate")
+
+
 def _check_response(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["outcome"], ["classes", "routes", "markers"])
-    if p["outcome"] not in ("adequate", "inadequate", "too_early"):
-        raise KnowledgeBaseError("outcome must be adequate, inadequate or too_early")
+    _require(p, ["outcome"], ["classes", "routes", "markers", "latest_time"])
+    if p["outcome"] not in _OUTCOMES:
+        raise KnowledgeBaseError(f"outcome must be one of {_OUTCOMES}")
     _check_classes(p.get("classes", ANTIRESORPTIVE_CLASSES))
     _check_markers(p.get("markers", BONE_TURNOVER_MARKERS), cat)
+    hh, _, mm = str(p.get("latest_time", "10:00")).partition(":")
+    if not (hh.isdigit() and mm.isdigit()):
+        raise KnowledgeBaseError("latest_time must be HH:MM")
+
+
+def _pct(v: float) -> str:
+    return f"{v:+.0f}%"
 
 
 @_kind("antiresorptive_response",
-       ["drug", "baseline", "change_pct", "lsc_pct", "target", "days_on", "nadir_days"],
+       ["drug", "baseline", "change_pct", "lsc_pct", "target", "days_on", "nadir_days",
+        "evidence"],
        _check_response)
 def antiresorptive_response(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Response of the latest on-treatment result per course and marker (seed:B22, B25).
+    """One combined response conclusion per course from its latest on-treatment results.
 
-    adequate: a decrease from baseline beyond the LSC, or a value below the rule set's
-    target; too_early: neither yet, measured before the expected nadir of that marker
-    type for that drug; inadequate: neither, at or after the nadir. Results with
-    neither a baseline nor a target are not assessed (see ``baseline_missing``).
+    Each marker's latest result on the course is read against its baseline and the rule
+    set's target (seed:B22, B25): *meets* = a decrease beyond the LSC or a value below the
+    target. The course's conclusion then combines the markers (IOF-ECTS, Diez-Perez et al.
+    2017: a decrease beyond the LSC in either CTX-I or P1NP shows the drug is taken),
+    first that applies:
+
+    adequate
+        some marker meets the criterion on a sample taken as required (one hit per such
+        marker).
+    withheld
+        only a sample taken non-fasting or after ``latest_time`` meets it: food and a late
+        sample lower CTX-I, so no response is concluded from it (one hit per such marker).
+    too_early
+        some marker is still before its expected nadir, less the rule set's
+        ``window_tolerance_days`` (one hit per such marker).
+    expected
+        the class's expected change is smaller than the LSC (``[responses.<class>]``
+        criterion ``expected_change``, raloxifene) and the markers decreased, by no more
+        than the LSC: the expected effect of the drug (one hit per course).
+    inadequate
+        none of these: no response on any marker (one hit per course).
+
+    ``evidence`` lists every marker of the course's conclusion (value, change, LSC,
+    target; the class's expected change where it has one). Results with neither a
+    baseline nor a target are not assessed (see ``baseline_missing``).
     """
+    classes = tuple(params.get("classes", ANTIRESORPTIVE_CLASSES))
+    markers = tuple(params.get("markers", BONE_TURNOVER_MARKERS))
+    latest_time = str(params.get("latest_time", "10:00"))
+    cache = ctx.__dict__.setdefault("_responses", {})
+    key = (classes, markers, latest_time)
+    if key not in cache:
+        cache[key] = _course_responses(ctx, classes, markers, latest_time)
+    j = cache[key]
+    if j.empty:
+        return _empty()
+    want = _OUTCOMES.index(params["outcome"])
+    hit = j[(j["course_"] == want).to_numpy() & (j["status_"] == want).to_numpy()]
+    if want >= 3:
+        hit = hit.drop_duplicates("cid", keep="first")
+    if "routes" in params:  # a course is judged on all its markers, then selected by route
+        hit = hit[hit["route"].isin(params["routes"])]
+    return hit.drop(columns=["rank_", "status_", "course_", "expected_", "txt"]).reset_index(
+        drop=True)
+
+
+def _course_responses(ctx: Context, classes: tuple[str, ...], markers: tuple[str, ...],
+                      latest_time: str) -> pd.DataFrame:
+    """Latest on-treatment result per course and marker with its status and the course's
+    outcome (indexes into ``_OUTCOMES``) and the course's ``evidence`` text."""
     j = ctx.course_btm
-    classes = params.get("classes", ANTIRESORPTIVE_CLASSES)
-    j = j[(j["phase"] == "on") & j["klass"].isin(classes)
-          & j["marker"].isin(params.get("markers", BONE_TURNOVER_MARKERS))]
-    if "routes" in params:
-        j = j[j["route"].isin(params["routes"])]
+    j = j[(j["phase"] == "on") & j["klass"].isin(classes) & j["marker"].isin(markers)]
     j = j.drop_duplicates(["cid", "marker"], keep="last")
+    j = j[j["baseline"].notna() | j["target"].notna()]
+    if j.empty:
+        return j
+    info = ctx.marker_info
+    rank = {mid: i for i, mid in enumerate(BONE_TURNOVER_MARKERS)}
+    j = j.assign(rank_=j["marker"].map(rank)).sort_values(["cid", "rank_"], kind="stable")
+    responses = ctx.ruleset.responses
+    crit = j["klass"].map({k: r.criterion for k, r in responses.items()}).fillna("lsc_or_target")
+    above = j["klass"].map({k: r.no_response_above_pct for k, r in responses.items()})
+    expected = pd.Series([responses[k].expected_pct.get(mid, np.nan) if k in responses else np.nan
+                          for k, mid in zip(j["klass"], j["marker"], strict=True)],
+                         index=j.index, dtype=float)
     by_lsc = j["baseline"].notna() & (j["change_pct"] <= -j["lsc_pct"])
     by_target = j["target"].notna() & (j["value"] < j["target"])
-    adequate = by_lsc | by_target
-    assessable = j["baseline"].notna() | j["target"].notna()
-    early = j["days_on"] < j["nadir_days"]
-    outcome = params["outcome"]
-    if outcome == "adequate":
-        mask = adequate
-    elif outcome == "too_early":
-        mask = ~adequate & assessable & early
-    else:
-        mask = ~adequate & assessable & ~early
-    return j[mask].reset_index(drop=True)
+    meets = by_lsc | by_target
+    hh, mm = (int(x) for x in latest_time.split(":"))
+    fasting_needed = j["marker"].map(info["requires_fasting"]).fillna(False).astype(bool)
+    morning = j["marker"].map(info["morning_sample"]).fillna(False).astype(bool)
+    flagged = ((fasting_needed & (j["fasting"] == 0))
+               | (morning & (j["time_min"] > hh * 60 + mm)))
+    early = j["days_on"] < j["nadir_days"] - float(ctx.ruleset.window_tolerance_days)
+    smaller = (crit == "expected_change") & j["baseline"].notna() & (
+        j["change_pct"] <= above.astype(float))
+    status = np.select(
+        [meets & ~flagged, meets & flagged, early, smaller],
+        [0, 1, 2, 3], default=4)
+    j = j.assign(status_=status, expected_=expected)
+    j["course_"] = j.groupby("cid")["status_"].transform("min")
+    sym = {k: m.symbol for k, m in ctx.catalog.items()}
+    unit = {k: m.display_unit for k, m in ctx.catalog.items()}
+
+    def describe(r) -> str:
+        parts = [f"{sym[r.marker]} {_g(r.value)} {unit[r.marker]}"]
+        if not np.isnan(r.change_pct):
+            parts.append(f"{_pct(r.change_pct)} (LSC {r.lsc_pct:.0f}%)")
+        if not np.isnan(r.target):
+            parts.append(f"< {_g(r.target)} {unit[r.marker]}")
+        if not np.isnan(r.expected_):
+            parts.append(f"~ {_pct(r.expected_)}")
+        return ", ".join(parts)
+
+    j["txt"] = [describe(r) for r in j.itertuples()]
+    return j.assign(evidence=j["cid"].map(join_by_group(j["cid"], j["txt"], "; ")).to_numpy())
 
 
 def _check_classes_param(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
@@ -572,31 +678,39 @@ def dose_overdue(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def _check_rebound(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "markers", "compare"])
+    _require(p, ["classes", "markers", "compare"], ["phase"])
     _check_classes(p["classes"])
     _check_markers(p["markers"], cat)
     if p["compare"] not in ("baseline", "ri_high_without_baseline"):
         raise KnowledgeBaseError("compare must be baseline or ri_high_without_baseline")
+    if p.get("phase", "off") not in ("off", "lapsed"):
+        raise KnowledgeBaseError("phase must be off (stopped course) or lapsed (dose overdue)")
 
 
-@_kind("off_treatment_rebound", ["drug", "reference", "change_pct", "stop_date", "days_off"],
-       _check_rebound)
+@_kind("off_treatment_rebound", ["drug", "reference", "change_pct", "stop_date", "days_off",
+                                 "last_dose", "due_date", "interval_days", "grace_days",
+                                 "days_late"], _check_rebound)
 def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Latest off-treatment result above the pre-treatment baseline (seed:B31).
+    """Latest uncovered result above the pre-treatment baseline (seed:B31).
 
+    ``phase = "off"`` (default): after a stopped course's last dose stopped acting;
+    ``"lapsed"``: an open course whose next dose is overdue beyond the catalogue's grace
+    period (a missed dose), with the overdue dose named (``due_date``, ``days_late`` as of
+    today, ``grace_days``). ``days_off`` counts from the last dose.
     ``compare = "ri_high_without_baseline"``: courses with no baseline, against the
     premenopausal upper limit instead.
     """
     j = ctx.course_btm
     j = j[j["klass"].isin(params["classes"]) & j["marker"].isin(params["markers"])
-          & (j["phase"] == "off")]
+          & (j["phase"] == params.get("phase", "off"))]
     j = j.drop_duplicates(["cid", "marker"], keep="last")
+    j = j.assign(last_dose=j["last_given"], days_late=(ctx.today - j["due"]).astype(float))
     if params["compare"] == "baseline":
         j = j[j["baseline"].notna()].assign(reference=lambda d: d["baseline"])
     else:
         j = j[j["baseline"].isna()].assign(
             reference=lambda d: d["marker"].map(ctx.marker_info["ri_high"]).astype(float))
-    j = j.assign(days_off=(j["day"] - j["stop"]).astype(float),
+    j = j.assign(days_off=(j["day"] - j["last_given"]).astype(float),
                  change_pct=100.0 * (j["value"] - j["reference"]) / j["reference"])
     return j[j["value"] > j["reference"]].reset_index(drop=True)
 
@@ -689,39 +803,49 @@ def supplement_ratio(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 
 def _check_retest(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     _require(p, ["phase", "state"])
-    if p["phase"] not in ("on", "off") or p["state"] not in ("overdue", "upcoming"):
-        raise KnowledgeBaseError("phase must be on/off and state overdue/upcoming")
+    if p["phase"] not in ("on", "off", "lapsed") or p["state"] not in ("overdue", "upcoming"):
+        raise KnowledgeBaseError("phase must be on/off/lapsed and state overdue/upcoming")
 
 
-@_kind("retest", ["drug", "due_date", "start_date", "stop_date", "last_date"], _check_retest)
+@_kind("retest", ["drug", "due_date", "start_date", "stop_date", "last_date", "last_dose"],
+       _check_retest)
 def retest(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """When bone turnover markers are next due for each current course.
 
-    on: course ongoing; due at start + ``first_days`` until a result at or after
-    ``assess_from_days``, then last result + ``monitor_days``. off: course stopped with
-    no later osteoporosis course; due at stop + ``off_first_days`` until a result after
-    the stop, then last result + ``off_interval_days``.
+    on: course ongoing and not lapsed; due at start + ``first_days`` until a result at or
+    after ``assess_from_days``, then last result + ``monitor_days``. off: course stopped
+    with no later osteoporosis course; due at stop + ``off_first_days`` until a result
+    after the stop, then last result + ``off_interval_days``. lapsed: an open course whose
+    next dose is overdue beyond the grace period (see ``Context.courses``) today, with no
+    later course: timed like a stop at the last dose.
     """
     c = ctx.courses
     c = c[c["klass"].isin(OSTEOPOROSIS_CLASSES)]
     btm = ctx.btm[["pid", "day"]]
-    j = btm.merge(c[["cid", "pid", "start", "stop", "assess_from_days"]], on="pid")
-    if params["phase"] == "on":
-        c = c[c["stop"].isna() | (c["stop"] >= ctx.today)]
+    phase = params["phase"]
+    if phase == "lapsed":
+        c = c[c["lapsed_today"] & c["off_first_days"].notna()]
+        c = c.assign(stop_at=c["last_given"])
+    else:
+        c = c.assign(stop_at=c["stop"])
+    j = btm.merge(c[["cid", "pid", "start", "stop_at", "assess_from_days"]], on="pid")
+    if phase == "on":
+        c = c[(c["stop"].isna() | (c["stop"] >= ctx.today)) & ~c["lapsed_today"]]
         c = c[c["next_start"].isna() | (c["next_start"] > ctx.today)]
         j = j[(j["day"] >= j["start"] + j["assess_from_days"])]
         last = j.groupby("cid")["day"].max()
         lastd = c["cid"].map(last)
         due = np.where(lastd.isna(), c["start"] + c["first_days"], lastd + c["monitor_days"])
     else:
-        c = c[c["stop"].notna() & (c["stop"] < ctx.today) & c["next_start"].isna()
-              & c["off_first_days"].notna()]
-        j = j[j["day"] > j["stop"]]
+        if phase == "off":
+            c = c[c["stop"].notna() & (c["stop"] < ctx.today) & c["off_first_days"].notna()]
+        c = c[c["next_start"].isna()]
+        j = j[j["day"] > j["stop_at"]]
         last = j.groupby("cid")["day"].max()
         lastd = c["cid"].map(last)
-        due = np.where(lastd.isna(), c["stop"] + c["off_first_days"],
+        due = np.where(lastd.isna(), c["stop_at"] + c["off_first_days"],
                        lastd + c["off_interval_days"])
-    out = c.assign(due=due, last_day=lastd.astype(float))
+    out = c.assign(due=due, last_day=lastd.astype(float), last_dose=c["last_given"])
     overdue = out["due"] < ctx.today
     out = out[overdue] if params["state"] == "overdue" else out[~overdue]
     return out.reset_index(drop=True)

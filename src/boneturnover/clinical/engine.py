@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..knowledge.markers import MarkerCatalog
+from . import safety as _safety  # noqa: F401  registers the safety condition kinds
 from .catalog import CATALOG, DRUGS
 from .conditions import HIT_COLUMNS, KINDS, Context
 from .records import PatientRecord

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from ..errors import InputError
@@ -29,6 +30,7 @@ from ..knowledge.drugs import Drug
 from ..knowledge.markers import MarkerCatalog
 from .catalog import (
     CATALOG,
+    RULE_CLASSES,
     Citation,
     KnowledgeBaseError,
     RetestPlan,
@@ -41,8 +43,8 @@ from .catalog import (
 )
 from .conditions import KINDS
 
-__all__ = ["SEVERITIES", "Target", "LscValue", "Ruleset", "Rule", "RULES", "RULESETS",
-           "get_ruleset", "parse_rules", "FINDING_CODES"]
+__all__ = ["SEVERITIES", "Target", "LscValue", "ExpectedResponse", "Ruleset", "Rule", "RULES",
+           "RULESETS", "RESPONSES", "get_ruleset", "parse_rules", "FINDING_CODES"]
 
 #: Severities, most severe first.
 SEVERITIES = ("alert", "warning", "info")
@@ -62,6 +64,62 @@ class LscValue:
     cite: tuple[Citation, ...]
 
 
+#: How an antiresorptive response is judged (``criterion`` of ``[responses.<class>]``).
+CRITERIA = ("lsc_or_target", "expected_change")
+
+
+@dataclass(frozen=True)
+class ExpectedResponse:
+    """The response a drug class is expected to give (``rulesets.toml [responses.<class>]``).
+
+    Attributes
+    ----------
+    criterion : {"lsc_or_target", "expected_change"}
+        ``lsc_or_target``: a decrease beyond the LSC or a value below the target shows a
+        response, anything else after the nadir is no response. ``expected_change``: the
+        class lowers markers less than the LSC on average, so a decrease within the LSC is
+        the expected effect and only a change above ``no_response_above_pct`` is no response.
+    expected_pct : mapping
+        Marker id -> mean change from baseline (%) the class gives at ``at_days``.
+    """
+
+    klass: str
+    criterion: str
+    expected_pct: Mapping[str, float]
+    at_days: int | None
+    no_response_above_pct: float | None
+    cite: tuple[Citation, ...]
+
+
+def _load_responses(catalog: MarkerCatalog) -> dict[str, ExpectedResponse]:
+    out = {}
+    for klass, d in load_toml("rulesets.toml").get("responses", {}).items():
+        where = f"rulesets.toml [responses.{klass}]"
+        if klass not in RULE_CLASSES:
+            raise KnowledgeBaseError(f"{where}: unknown drug class {klass!r}")
+        if d.get("criterion") not in CRITERIA:
+            raise KnowledgeBaseError(f"{where}: criterion must be one of {CRITERIA}")
+        expected = {mid: float(v) for mid, v in d.get("expected_pct", {}).items()}
+        for mid in expected:
+            if mid not in catalog:
+                raise KnowledgeBaseError(f"{where}: unknown marker {mid!r}")
+        above = d.get("no_response_above_pct")
+        if d["criterion"] == "expected_change" and (above is None or not expected):
+            raise KnowledgeBaseError(
+                f"{where}: criterion expected_change needs expected_pct and no_response_above_pct")
+        out[klass] = ExpectedResponse(
+            klass=klass, criterion=d["criterion"], expected_pct=expected,
+            at_days=None if d.get("at_days") is None else int(d["at_days"]),
+            no_response_above_pct=None if above is None else float(above),
+            cite=parse_citations(d.get("cite"), where),
+        )
+    return out
+
+
+#: Expected response of each antiresorptive drug class, shared by every rule set.
+RESPONSES: Mapping[str, ExpectedResponse] = _load_responses(CATALOG)
+
+
 @dataclass(frozen=True)
 class Ruleset:
     """Numbers in which published guidance differs (``rulesets.toml``).
@@ -70,6 +128,11 @@ class Ruleset:
     ----------
     baseline_window_days : int
         A baseline must lie within this many days before the start of a course.
+    window_tolerance_days : int
+        A result this many days before the expected nadir is still read as taken at it
+        (clinic scheduling around a planned sampling date).
+    responses : mapping
+        Drug class -> :class:`ExpectedResponse`.
     targets : mapping
         Marker id -> :class:`Target` (canonical unit).
     lsc : mapping
@@ -87,6 +150,9 @@ class Ruleset:
     lsc: Mapping[str, LscValue]
     windows: Mapping[str, Window]
     retests: Mapping[str, RetestPlan]
+    window_tolerance_days: int = 0
+    window_tolerance_cite: tuple[Citation, ...] = ()
+    responses: Mapping[str, ExpectedResponse] = field(default_factory=dict)
 
     def _lookup(self, table: Mapping[str, Any], drug: Drug, route: str) -> Any:
         for key in (drug.key, f"{drug.rule_class}:{route}", drug.rule_class):
@@ -117,6 +183,7 @@ def _load_rulesets(catalog: MarkerCatalog) -> dict[str, Ruleset]:
             if mid not in catalog:
                 raise KnowledgeBaseError(f"{where}: unknown marker {mid!r}")
         bw = d["baseline_window_days"]
+        tol = d.get("window_tolerance_days", {"value": 0, "cite": None})
         out[rid] = Ruleset(
             id=rid,
             title=Text(d["title"]["en"], d["title"]["zh"]),
@@ -128,6 +195,11 @@ def _load_rulesets(catalog: MarkerCatalog) -> dict[str, Ruleset]:
                      for k, v in d.get("window", {}).items()},
             retests={k: parse_retest(v, f"{where}.retest.{k}")
                      for k, v in d.get("retest", {}).items()},
+            window_tolerance_days=int(tol["value"]),
+            window_tolerance_cite=(() if "window_tolerance_days" not in d else
+                                   parse_citations(tol.get("cite"),
+                                                   where + ".window_tolerance_days")),
+            responses=MappingProxyType(dict(RESPONSES)),
         )
     return out
 

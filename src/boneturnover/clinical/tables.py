@@ -12,13 +12,18 @@ checked in seconds, and returns
 
 A patient with any error is left out of the tables (the cohort path reports it; the
 single-patient path raises the first error as :class:`~boneturnover.errors.DataError`).
+Ranges a field can take (age, supplements, dosing interval, dose) are data with their
+sources (:data:`LIMITS`). Identical repeated results are counted once and reported in
+``Tables.notices``. A censored result (``<0.03``, ``comparator`` ``<``) keeps its
+comparator in ``meas.comparator``; ``meas.value`` is then the bound it was reported
+against (the true value lies on the comparator's side of it).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,14 +33,15 @@ from ..knowledge.drugs import ROUTES, DrugCatalog, parse_duration_h
 from ..knowledge.markers import MarkerCatalog
 from ..units import parse_ucum
 
-__all__ = ["Tables", "RAW_COLUMNS", "normalise", "to_day", "day_to_iso", "empty_raw"]
+__all__ = ["Tables", "RAW_COLUMNS", "LIMITS", "Limit", "COMPARATORS", "normalise", "to_day",
+           "day_to_iso", "empty_raw", "split_comparator"]
 
 #: Columns of the raw frames (CSV headers; missing optional columns are added empty).
 RAW_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "patients": ("patient_id", "birth_date", "ckd", "glucocorticoids",
                  "calcium_supplement_mg_d", "magnesium_supplement_mg_d"),
     "measurements": ("patient_id", "source", "date", "marker", "value", "unit", "fasting",
-                     "time"),
+                     "time", "comparator", "preliminary"),
     "treatments": ("patient_id", "source", "drug", "dose", "dose_unit", "interval", "route",
                    "start", "stop", "last_dose"),
 }
@@ -45,6 +51,43 @@ REQUIRED = {
     "treatments": ("patient_id", "drug", "start"),
 }
 _EPOCH = np.datetime64("1970-01-01", "D")
+
+#: Comparators of a censored result, as written -> as stored.
+COMPARATORS: Mapping[str, str] = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "≤": "<=",
+                                  "≥": ">=", "=<": "<=", "=>": ">="}
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The range a record field can take; beyond it the value is an entry error."""
+
+    low: float
+    high: float
+    unit: str
+    cite: str
+    evidence: str
+
+
+#: Ranges of record fields, each with its source and evidence level.
+LIMITS: Mapping[str, Limit] = {
+    "age_years": Limit(18.0, 120.0, "years", "the engine's intervals and rules are for adult "
+                       "(postmenopausal) women; no verified human age exceeds 122 years",
+                       "expert-opinion"),
+    "calcium_supplement_mg_d": Limit(0.0, 20000.0, "mg/d", "ten times the tolerable upper "
+                                     "intake level of calcium for adults over 50, 2000 mg/d "
+                                     "(Ross et al., IOM 2011, ross2011)", "expert-opinion"),
+    "magnesium_supplement_mg_d": Limit(0.0, 3500.0, "mg/d", "ten times the tolerable upper "
+                                       "intake level of magnesium from supplements, 350 mg/d "
+                                       "(NIH ODS magnesium fact sheet)", "expert-opinion"),
+    "interval_days": Limit(0.25, 730.5, "d", "the catalogue's regimens run from once daily to "
+                           "once yearly (drugs.toml); glucocorticoids may be split up to four "
+                           "times a day; a longer gap is a stop, not an interval",
+                           "expert-opinion"),
+    "dose_mg": Limit(0.0, 10000.0, "mg", "the largest labelled single dose of the catalogue "
+                     "is elemental calcium (hundreds of mg); 10 g per dose is beyond any",
+                     "expert-opinion"),
+}
+_DAYS_PER_YEAR = 365.25  # the Julian year of UCUM ("a")
 
 
 @dataclass(frozen=True)
@@ -64,12 +107,20 @@ class Tables:
         ``last_dose`` (days; NaN when absent), ``interval_days``.
     today : int
         The evaluation date in days since 1970-01-01.
+    notices : DataFrame
+        What was accepted but should be seen (``patient_id``, ``source``, ``field``,
+        ``message``): identical repeated results counted once.
+
+    ``meas`` also has ``comparator`` (``""`` for an exact result, else ``<``, ``<=``,
+    ``>``, ``>=``) and ``preliminary`` (1/0).
     """
 
     patients: pd.DataFrame
     meas: pd.DataFrame
     treat: pd.DataFrame
     today: int
+    notices: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["patient_id", "source", "field", "message"]))
 
 
 def to_day(value: object) -> int:
@@ -148,15 +199,45 @@ def _parse_bool(text: str) -> float | None:
 
 
 def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """-> (floats, blank mask, bad mask)."""
+    """-> (floats, blank mask, bad mask); NaN, infinities and booleans are bad, not blank."""
     if pd.api.types.is_numeric_dtype(s) and s.dtype != bool:
         v = s.to_numpy(dtype=float)
-        return v, np.isnan(v), np.zeros(len(s), dtype=bool)
-    text = s.astype("string").str.strip()
-    blank = (text.isna() | (text == "")).to_numpy()
+        return v, np.zeros(len(s), dtype=bool), ~np.isfinite(v)
+    obj = s.astype(object)
+    is_bool = obj.map(lambda x: isinstance(x, bool | np.bool_)).to_numpy(dtype=bool)
+    is_nan = obj.map(lambda x: isinstance(x, float) and not np.isfinite(x)).to_numpy(dtype=bool)
+    text = obj.map(lambda x: None if x is None else str(x)).astype("string").str.strip()
+    blank = (text.isna() | (text == "")).to_numpy() & ~is_nan
     v = pd.to_numeric(text.where(~text.isna() & (text != "")), errors="coerce").to_numpy(float)
-    bad = ~blank & np.isnan(v)
+    bad = (~blank & ~np.isfinite(v)) | is_bool | is_nan
+    v = np.where(bad, np.nan, v)
     return v, blank, bad
+
+
+def _comparator_of(x: object) -> str | None:
+    """A comparator column entry -> stored comparator ("" exact), None if invalid."""
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return ""
+    text = str(x).strip()
+    return COMPARATORS.get(text) if text else ""
+
+
+_COMP_RE = re.compile(r"^\s*(<=|>=|=<|=>|<|>|≤|≥)\s*(.*?)\s*$")
+
+
+def split_comparator(value: object) -> tuple[str, object]:
+    """``"<0.03"`` -> ``("<", "0.03")``; anything else -> ``("", value)``.
+
+    Examples
+    --------
+    >>> split_comparator("< 0.03"), split_comparator("≥2000"), split_comparator(0.5)
+    (('<', '0.03'), ('>=', '2000'), ('', 0.5))
+    """
+    if isinstance(value, str):
+        m = _COMP_RE.match(value)
+        if m:
+            return COMPARATORS[m[1]], m[2]
+    return "", value
 
 
 def _prepare(frame: pd.DataFrame | None, kind: str, file_label: str) -> pd.DataFrame:
@@ -187,6 +268,7 @@ def normalise(
     drugs: DrugCatalog,
     today: int,
     labels: Mapping[str, str] | None = None,
+    extra_errors: pd.DataFrame | None = None,
 ) -> tuple[Tables, pd.DataFrame]:
     """Check and normalise raw records; see the module docstring.
 
@@ -200,6 +282,9 @@ def normalise(
         Evaluation date, days since 1970-01-01; later dates are errors.
     labels : mapping, optional
         File labels used in row names (``measurements`` -> ``"measurements.csv"``).
+    extra_errors : DataFrame, optional
+        Problems found before (rows of a CSV that could not be read: ``patient_id``,
+        ``source``, ``field``, ``message``); their patients are left out too.
 
     Returns
     -------
@@ -225,6 +310,13 @@ def normalise(
             lambda r: f"birth_date {r['birth_date']!r} is not a date YYYY-MM-DD")
     err.add(pa, birth > today, "birth_date",
             lambda r: f"birth_date {r['birth_date']} is in the future")
+    age = (today - birth) / _DAYS_PER_YEAR
+    lim = LIMITS["age_years"]
+    err.add(pa, (birth <= today) & ((age < lim.low) | (age > lim.high)), "birth_date",
+            lambda r: f"birth_date {r['birth_date']} gives an age of "
+            f"{(today - to_day(r['birth_date'])) / _DAYS_PER_YEAR:.1f} years on "
+            f"{day_to_iso(today)}; expected {lim.low:g} to {lim.high:g} years "
+            f"({lim.cite}; {lim.evidence})")
     flags = {}
     for col in ("ckd", "glucocorticoids"):
         flags[col], bad = _bools(pa[col])
@@ -232,8 +324,10 @@ def normalise(
     supp = {}
     for col in ("calcium_supplement_mg_d", "magnesium_supplement_mg_d"):
         v, _, bad = _numbers(pa[col])
-        err.add(pa, bad | (v < 0), col,
-                lambda r, c=col: f"{c} {r[c]!r} must be a number >= 0 (mg per day)")
+        lim = LIMITS[col]
+        err.add(pa, bad | (v < lim.low) | (v > lim.high), col,
+                lambda r, c=col, lim=lim: f"{c} {r[c]!r} must be a number from {lim.low:g} "
+                f"to {lim.high:g} (mg per day; {lim.cite}; {lim.evidence})")
         supp[col] = v
     ids = pa["patient_id"][~pid_blank]
     pid_of = {p: i for i, p in enumerate(pd.unique(ids))}
@@ -273,8 +367,24 @@ def normalise(
     err.add(me, bad_unit, "unit",
             lambda r: f"unit {r['unit']!r} is not accepted for {catalog.find(r['marker'])}; "
             f"expected one of {', '.join(catalog[catalog.find(r['marker'])].units)}")
-    value, blank, bad = _numbers(me["value"])
-    err.add(me, blank | bad, "value", lambda r: f"value {r['value']!r} is not a number")
+    comp_in_value = me["value"].map(split_comparator)
+    comp_v = comp_in_value.map(lambda x: x[0])
+    comp_c = me["comparator"].map(_comparator_of)
+    bad_comp = comp_c.isna().to_numpy()
+    err.add(me, bad_comp, "comparator", lambda r: f"comparator {r['comparator']!r} must be "
+            "one of <, <=, >, >= (or empty for an exact result)")
+    comp_c = comp_c.fillna("")
+    clash = ((comp_v != "") & (comp_c != "") & (comp_v != comp_c)).to_numpy()
+    err.add(me, clash, "comparator", lambda r: f"value {r['value']!r} and comparator "
+            f"{r['comparator']!r} disagree; give the comparator once")
+    comparator = comp_v.where(comp_v != "", comp_c).to_numpy(dtype=object)
+    value, blank, bad = _numbers(comp_in_value.map(lambda x: x[1]).astype(object))
+    err.add(me, blank | bad, "value", lambda r: f"value {r['value']!r} is not a number"
+            + (" (a finite number, optionally after <, <=, > or >=)" if r["value"] is not None
+               else ""))
+    preliminary, bad = _bools(me["preliminary"])
+    err.add(me, bad, "preliminary",
+            lambda r: f"preliminary {r['preliminary']!r} is not true/false")
     neg = value < 0
     err.add(me, neg, "value", lambda r: f"value {r['value']} is negative; a "
             f"{r['marker']} result cannot be below 0")
@@ -296,7 +406,22 @@ def normalise(
     tmin, bad = _times(me["time"])
     err.add(me, bad, "time", lambda r: f"time {r['time']!r} is not HH:MM")
     ok_rows = ~(np.isnan(canon) | np.isnan(day))
-    dup_key = pd.DataFrame({"p": me["patient_id"], "m": marker_id, "d": day, "v": canon})[ok_rows]
+    dup_key = pd.DataFrame({"p": me["patient_id"], "m": marker_id, "d": day, "v": canon,
+                            "c": comparator})[ok_rows]
+    repeat = np.zeros(len(me), dtype=bool)
+    notices: list[tuple[str, str, str, str]] = []
+    if len(dup_key):
+        same = dup_key.duplicated(["p", "m", "d", "v", "c"], keep="first")
+        if same.any():
+            first_src = me["source"][ok_rows].groupby(
+                [dup_key["p"], dup_key["m"], dup_key["d"], dup_key["v"], dup_key["c"]],
+                sort=False).transform("first")
+            repeat[dup_key.index[same.to_numpy()]] = True
+            for idx in dup_key.index[same.to_numpy()]:
+                notices.append((str(me.at[idx, "patient_id"]), str(me.at[idx, "source"]),
+                                "value", f"{me.at[idx, 'source']}: repeats {first_src[idx]} "
+                                f"(same marker, date and result); counted once"))
+        dup_key = dup_key[~same]
     if len(dup_key):
         if dup_key.duplicated(["p", "m", "d"]).any():
             grp = dup_key.groupby(["p", "m", "d"], sort=False)["v"]
@@ -304,7 +429,9 @@ def normalise(
         else:
             g = pd.Series(0.0, index=dup_key.index)
         conflict = np.zeros(len(me), dtype=bool)
-        conflict[dup_key.index[(g > 1e-9 * dup_key["v"].abs().clip(lower=1)).to_numpy()]] = True
+        conflict[dup_key.index[((g > 1e-9 * dup_key["v"].abs().clip(lower=1))
+                                | (dup_key.groupby(["p", "m", "d"], sort=False)["c"]
+                                   .transform("nunique") > 1)).to_numpy()]] = True
         err.add(me, conflict, "value",
                 lambda r: f"{r['marker']} on {r['date']} has conflicting results; "
                 "keep one result per marker and date")
@@ -316,8 +443,13 @@ def normalise(
     dcat = tr["drug"].astype("string").str.strip().fillna("").astype("category")
     drug_id = dcat.map({c: drugs.find(c) for c in dcat.cat.categories}).astype(object)
     bad_drug = drug_id.isna().to_numpy()
-    err.add(tr, bad_drug, "drug", lambda r: f"drug {r['drug']!r} is unknown; expected one "
-            f"of {', '.join(drugs)} (generic, brand or Chinese name)")
+    def _unknown_drug(r: pd.Series) -> str:
+        close = drugs.suggest(str(r["drug"]))
+        hint = f" (did you mean {close!r}?)" if close else ""
+        return (f"drug {r['drug']!r} is unknown{hint}; expected one of {', '.join(drugs)} "
+                "(generic, brand or Chinese name)")
+
+    err.add(tr, bad_drug, "drug", _unknown_drug)
     route = tr["route"].astype("string").str.strip().str.lower()
     default_route = drug_id.map(lambda d: drugs[d].default_route if isinstance(d, str) else None)
     route = route.where(route.notna() & (route != ""), default_route.astype("string"))
@@ -353,15 +485,26 @@ def normalise(
     err.add(tr, ~bad_drug & np.isnan(interval), "interval",
             lambda r: f"interval {r['interval']!r} is not a duration such as '6 mo', '1 wk', "
             "'1 a'")
+    lim = LIMITS["interval_days"]
+    err.add(tr, ~np.isnan(interval) & ((interval < lim.low) | (interval > lim.high)),
+            "interval", lambda r: f"interval {r['interval']!r} must lie between {lim.low:g} "
+            f"and {lim.high:g} days ({lim.cite}; {lim.evidence})")
     dose, _, bad = _numbers(tr["dose"])
-    err.add(tr, bad | (dose < 0), "dose", lambda r: f"dose {r['dose']!r} must be a number >= 0")
+    dose_mg = dose.copy()
     for i, u in enumerate(tr["dose_unit"]):
-        if isinstance(u, str) and u.strip():
-            try:
-                parse_ucum(u.strip())
-            except UnitError as exc:
-                err.rows.append((str(tr["patient_id"][i]), str(tr["source"][i]), "dose_unit",
-                                 f"{tr['source'][i]}: dose_unit: {exc}"))
+        if u is None or (isinstance(u, float) and np.isnan(u)) or not str(u).strip():
+            continue
+        try:
+            parse_ucum(str(u).strip())
+            dose_mg[i] = dose[i] * _mg_factor(str(u).strip())
+        except UnitError as exc:
+            err.rows.append((str(tr["patient_id"][i]), str(tr["source"][i]), "dose_unit",
+                             f"{tr['source'][i]}: dose_unit {str(u)!r}: {exc}; expected a mass "
+                             "unit such as mg or ug"))
+    lim = LIMITS["dose_mg"]
+    err.add(tr, bad | (dose < 0) | (dose_mg > lim.high), "dose",
+            lambda r: f"dose {r['dose']!r} must be a number from 0 to {lim.high:g} mg "
+            f"({lim.cite}; {lim.evidence})")
     ov = pd.DataFrame({"p": tr["patient_id"], "d": drug_id, "s": start, "e": stop,
                        "src": tr["source"]}).dropna(subset=["d", "s"])
     if len(ov) > 1:
@@ -378,6 +521,9 @@ def normalise(
                              "earlier stop"))
 
     errors = err.frame()
+    if extra_errors is not None and len(extra_errors):
+        errors = pd.concat([extra_errors.reindex(columns=errors.columns).astype(str), errors],
+                           ignore_index=True)
     bad_ids = set(errors["patient_id"])
     keep_p = [p for p in pid_of if p not in bad_ids]
     pid_new = {p: i for i, p in enumerate(keep_p)}
@@ -391,7 +537,7 @@ def normalise(
         "ca_supp_mg_d": supp["calcium_supplement_mg_d"][pmask],
         "mg_supp_mg_d": supp["magnesium_supplement_mg_d"][pmask],
     })
-    mmask = me["patient_id"].isin(pid_new.keys()).to_numpy()
+    mmask = me["patient_id"].isin(pid_new.keys()).to_numpy() & ~repeat
     meas_t = pd.DataFrame({
         "pid": me["patient_id"][mmask].map(pid_new).to_numpy(dtype=np.int64),
         "source": me["source"][mmask].to_numpy(dtype=object),
@@ -400,6 +546,8 @@ def normalise(
         "value": canon[mmask],
         "fasting": fasting[mmask],
         "time_min": tmin[mmask],
+        "comparator": comparator[mmask],
+        "preliminary": np.nan_to_num(preliminary[mmask], nan=0.0),
     })
     tmask = tr["patient_id"].isin(pid_new.keys()).to_numpy()
     did = drug_id[tmask]
@@ -414,7 +562,21 @@ def normalise(
         "last_dose": last[tmask],
         "interval_days": interval[tmask],
     })
-    return Tables(patients_t, meas_t, treat_t, int(today)), errors
+    note_frame = pd.DataFrame(notices, columns=["patient_id", "source", "field", "message"])
+    note_frame = note_frame[note_frame["patient_id"].isin(pid_new.keys())].reset_index(drop=True)
+    return Tables(patients_t, meas_t, treat_t, int(today), note_frame), errors
+
+
+_MG: dict[str, float] = {}
+
+
+def _mg_factor(unit: str) -> float:
+    """Multiplier from a dose unit to mg (UnitError if the unit is not a mass)."""
+    if unit not in _MG:
+        from ..units import convert
+
+        _MG[unit] = convert(1.0, unit, "mg")
+    return _MG[unit]
 
 
 def _map_attr(marker_id: pd.Series, catalog: MarkerCatalog, attr: str) -> np.ndarray:
@@ -456,7 +618,9 @@ def _slip_message(r: pd.Series, catalog: MarkerCatalog) -> str:
     m = catalog.resolve(str(r["marker"]).strip())
     v = float(r["value"])
     canon = m.to_canonical(v, str(r["unit"]).strip())
-    where = (f"value {r['value']} {r['unit']} ({_fmt(canon)} {m.canonical_unit}) is outside "
+    given = str(r["unit"]).strip()
+    shown = "" if given == m.canonical_unit else f" ({_fmt(canon)} {m.canonical_unit})"
+    where = (f"value {r['value']} {r['unit']}{shown} is outside "
              f"what {m.id} can be ({_fmt(m.plausible_low)} to {_fmt(m.plausible_high)} "
              f"{m.canonical_unit})")
     lo = m.ri.low if m.ri and m.ri.low else m.plausible_low

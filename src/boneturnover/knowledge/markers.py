@@ -43,7 +43,8 @@ __all__ = [
     "KnowledgeBaseError", "Citation", "Text", "ReferenceInterval", "Cutoff",
     "ModelCalibration", "Marker", "MarkerCatalog", "MagnesiumReference",
     "least_significant_change", "parse_citations", "marker_sources", "marker_catalog",
-    "marker_catalog_from_dict", "magnesium_reference", "alias_key",
+    "marker_catalog_from_dict", "magnesium_reference", "alias_key", "unit_spelling",
+    "loinc_valid",
 ]
 
 #: Evidence levels a citation may carry (clinical studies, laboratory references, drug
@@ -216,6 +217,28 @@ def _resolve(ref: str, where: str) -> str:
     return cite(ref) if isinstance(item, Fact) else item.text
 
 
+def loinc_valid(code: str) -> bool:
+    """Whether ``code`` is ``<digits>-<check digit>`` with a correct LOINC mod-10 check digit.
+
+    From the right, every other digit (the first, third, ...) is doubled and the digits
+    of all the results and of the other digits are summed; the check digit brings that
+    sum up to a multiple of ten (the Luhn scheme LOINC uses).
+
+    Examples
+    --------
+    >>> loinc_valid("41171-0"), loinc_valid("41171-2"), loinc_valid("12345-5")
+    (True, False, True)
+    """
+    number, sep, check = str(code).partition("-")
+    if not (sep and number.isdigit() and len(check) == 1 and check.isdigit()):
+        return False
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d // 10 + d % 10
+    return (10 - total % 10) % 10 == int(check)
+
+
 def alias_key(name: str) -> str:
     """How names are compared: case-folded, without spaces, ``_`` and ``-``."""
     return re.sub(r"[\s_\-]", "", str(name)).casefold()
@@ -235,6 +258,24 @@ def _factor(marker_id: str, unit: str, canonical: str, mm: float | None,
 
         _FACTORS[key] = convert(1.0, unit, canonical, molar_mass_g_mol=mm)
     return _FACTORS[key]
+
+
+_MICRO = str.maketrans({"\u00b5": "u", "\u03bc": "u"})  # micro sign and Greek mu
+_LITRE = re.compile(r"(?<![A-Za-z])([munpfd]?)l(?![A-Za-z])")
+
+
+def unit_spelling(unit: str) -> str:
+    """A unit as laboratories write it -> its UCUM spelling, meaning unchanged.
+
+    Only two liberties are taken: a micro sign (U+00B5 or U+03BC) is UCUM's ``u``, and a
+    lone litre ``l`` (with an SI prefix: ``ml``, ``dl``) is ``L``. ``mol`` is untouched.
+
+    Examples
+    --------
+    >>> [unit_spelling(u) for u in ("ng/ml", "pg/ml", "ug/l", "\u00b5g/L", "\u03bcg/L", "mmol/l")]
+    ['ng/mL', 'pg/mL', 'ug/L', 'ug/L', 'ug/L', 'mmol/L']
+    """
+    return _LITRE.sub(lambda m: m[1] + "L", str(unit).strip().translate(_MICRO))
 
 
 def _is_number(v: Any) -> bool:
@@ -320,9 +361,17 @@ class Marker:
         return "mL/min/1.73 m2" if self.id == "EGFR" else self.canonical_unit
 
     def normalise_unit(self, unit: str) -> str:
-        """Map a written unit to the UCUM string used for conversion."""
-        unit = unit.strip()
-        return self.unit_aliases.get(unit, unit)
+        """Map a written unit to the UCUM string used for conversion.
+
+        Besides the marker's ``unit_aliases``, spellings laboratories send with the same
+        meaning are accepted (:func:`unit_spelling`): ``ng/ml``, ``ug/l``, ``µg/L``.
+        """
+        unit = str(unit).strip()
+        unit = self.unit_aliases.get(unit, unit)
+        if unit not in self.units:
+            spelled = unit_spelling(unit)
+            unit = self.unit_aliases.get(spelled, spelled)
+        return unit
 
     def factor(self, unit: str) -> float:
         """Multiplier from ``unit`` to the canonical unit.
@@ -376,6 +425,10 @@ class Marker:
         if unknown:
             raise KnowledgeBaseError(
                 f"{where}: unknown override field(s) {sorted(unknown)}; expected {sorted(allowed)}")
+        for nm in ("unit", "population", "interval"):
+            if nm in override and not isinstance(override[nm], str):
+                raise KnowledgeBaseError(
+                    f"{where}: {nm} = {override[nm]!r} must be a text string")
         changes: dict[str, Any] = {}
         done = set(self.overridden)
         lab = (Citation("laboratory", "lab-reference", f"laboratory override ({where})"),)
@@ -389,7 +442,10 @@ class Marker:
                 raise KnowledgeBaseError(f"{where}: give either interval or ri_low/ri_high")
             changes["ri"] = self.intervals[name]
             done.add("ri")
-        factor = self.factor(override.get("unit", self.canonical_unit))
+        try:
+            factor = self.factor(override.get("unit", self.canonical_unit))
+        except UnitError as exc:
+            raise KnowledgeBaseError(f"{where}: {exc}") from None
         if "ri_low" in override or "ri_high" in override:
             low = override.get("ri_low", None if self.ri is None or self.ri.low is None
                                else self.ri.low / factor)
@@ -400,6 +456,7 @@ class Marker:
                     raise KnowledgeBaseError(f"{where}: {nm} = {v!r} must be a number >= 0")
             if low is not None and high is not None and low >= high:
                 raise KnowledgeBaseError(f"{where}: ri_low {low} must be below ri_high {high}")
+            self._check_override_unit(low, high, factor, override, where)
             changes["ri"] = ReferenceInterval(
                 None if low is None else low * factor, None if high is None else high * factor,
                 str(override.get("population", "laboratory interval")), lab, "laboratory")
@@ -419,6 +476,30 @@ class Marker:
             changes["lsc_cite"] = lab
             done.add("lsc")
         return replace(self, overridden=frozenset(done), **changes)
+
+
+    def _check_override_unit(self, low: float | None, high: float | None, factor: float,
+                             override: Mapping[str, Any], where: str) -> None:
+        """Refuse a laboratory interval whose numbers do not fit its unit.
+
+        Converted to the canonical unit, both limits must lie within what the marker can
+        be (``plausible``, cited in the catalogue); otherwise the unit is mistyped (a CTX-I
+        interval 111-791 given as ng/mL would put every result below the interval).
+        """
+        unit = str(override.get("unit", self.canonical_unit))
+        given = [v for v in (override.get("ri_low"), override.get("ri_high")) if v is not None]
+        if all(self.plausible_low <= v * factor <= self.plausible_high for v in given):
+            return
+        fits = [u for u in self.units
+                if all(self.plausible_low <= v * self.factor(u) <= self.plausible_high
+                       for v in given)]
+        hint = f"; the numbers fit {' or '.join(fits)}" if fits else ""
+        shown = ", ".join(f"{v:g}" for v in given)
+        raise KnowledgeBaseError(
+            f"{where}: interval {shown} {unit} ({', '.join(f'{v * factor:.4g}' for v in given)} "
+            f"{self.canonical_unit}) is outside what {self.id} can be "
+            f"({self.plausible_low:g} to {self.plausible_high:g} {self.canonical_unit}): the "
+            f"unit does not fit the numbers{hint}; correct the unit or the limits")
 
 
 class MarkerCatalog(Mapping[str, Marker]):
@@ -585,6 +666,10 @@ def _marker(mid: str, d: Mapping[str, Any]) -> Marker:
             _factor(mid, u, canonical, mm, units)
         except UnitError as exc:
             raise KnowledgeBaseError(f"{where}: {exc}") from None
+    for code in d.get("loinc", ()):
+        if not loinc_valid(code):
+            raise KnowledgeBaseError(f"{where}: LOINC code {code!r} has a wrong check digit "
+                                     "(or is not <digits>-<digit>)")
     process = _req(d, "process", where)
     if process not in PROCESSES:
         raise KnowledgeBaseError(f"{where}: process must be one of {', '.join(PROCESSES)}")
