@@ -72,8 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="with --simulated: reference intervals of the simulated markers, "
                         "those the model is calibrated to (default) or the catalogue's "
                         "clinical defaults")
-    p.add_argument("--format", choices=("text", "json", "html", "pdf"), default="text",
-                   help="report format (default text); html and pdf: a one-page summary, "
+    p.add_argument("--format", choices=("text", "json", "html", "pdf", "fhir"), default="text",
+                   help="report format (default text); fhir: a FHIR R4 Bundle with a "
+                        "DiagnosticReport; html and pdf: a one-page summary, "
                         "then findings with sources and the marker trends; pdf is printed "
                         "from the html by headless Chromium and needs --out")
     p.add_argument("--lang", choices=("en", "zh"), default="en")
@@ -110,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
         text = report.to_json() + "\n"
     elif args.format == "html":
         text = report.to_html(args.lang)
+    elif args.format == "fhir":
+        import json
+
+        from .fhir_out import report_to_fhir
+
+        text = json.dumps(report_to_fhir(report, patient, args.lang), indent=2,
+                          ensure_ascii=False, allow_nan=False) + "\n"
     else:
         plot = args.plot or (str(Path(args.out).with_suffix(".png")) if args.out else None)
         if plot and report.series:

@@ -1,0 +1,148 @@
+"""A report as a FHIR R4 ``Bundle`` (type ``collection``) holding one ``DiagnosticReport``.
+
+The report's conclusion is the findings' messages; each finding is one
+``conclusionCode`` in the package's report code system, with its severity and its
+sources (readable citations) as extensions. The results it is based on are the
+patient's Observations: those of a FHIR input by their original ids, otherwise new
+Observations in the bundle, coded by LOINC (or the package's marker code system) with a
+UCUM ``valueQuantity``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from ..errors import InputError
+from ..knowledge.markers import marker_catalog
+from ..knowledge.sources import cite, render_sources
+from .io import FHIR_EXTENSION, LOINC, MARKER_SYSTEM, UCUM
+from .records import Measurement, PatientRecord
+from .report import _UI, Report, code_title
+
+__all__ = ["report_to_fhir", "REPORT_SYSTEM", "V2_0074"]
+
+#: The package's code system of finding codes (beside its marker code system).
+REPORT_SYSTEM = MARKER_SYSTEM.rsplit("/", 1)[0] + "/report"
+#: Diagnostic service section codes (category ``LAB``).
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+_COMPARATOR = re.compile(r"^\s*(<=|>=|<|>)\s*")
+_ID_SAFE = re.compile(r"[^A-Za-z0-9.-]+")
+
+
+def _quantity(m: Measurement) -> dict[str, Any]:
+    value, comparator = m.value, m.comparator
+    if isinstance(value, str):
+        match = _COMPARATOR.match(value)
+        if match:
+            comparator = comparator or match[1]
+            value = value[match.end():]
+        try:
+            value = float(value)
+        except ValueError:
+            raise InputError(f"{m.source}: value {m.value!r} is not a number") from None
+    q: dict[str, Any] = {"value": value}
+    if comparator:
+        q["comparator"] = comparator
+    q.update(unit=m.unit, system=UCUM, code=m.unit)
+    return q
+
+
+def _citation(c, lang: str) -> str:
+    try:
+        return cite(c.ref, lang)
+    except (InputError, KeyError, ValueError):
+        return render_sources(c.text, lang) if c.text else c.ref
+
+
+def _observation(m: Measurement, oid: str, patient_ref: str, catalog) -> dict[str, Any]:
+    mid = catalog.find(m.marker) or m.marker
+    marker = catalog[mid] if mid in catalog else None
+    coding = []
+    if marker is not None:
+        coding += [{"system": LOINC, "code": c} for c in marker.loinc]
+        coding.append({"system": MARKER_SYSTEM, "code": mid, "display": marker.symbol})
+    else:
+        coding.append({"system": MARKER_SYSTEM, "code": mid})
+    obs: dict[str, Any] = {
+        "resourceType": "Observation", "id": oid,
+        "status": "preliminary" if m.preliminary else "final",
+        "category": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+            "code": "laboratory", "display": "Laboratory"}]}],
+        "code": {"coding": coding, "text": marker.symbol if marker is not None else mid},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": m.date,  # a time of day needs a zone in FHIR: the date only
+        "valueQuantity": _quantity(m),
+    }
+    if m.fasting is not None:
+        obs["extension"] = [{"url": FHIR_EXTENSION + "fasting", "valueBoolean": m.fasting}]
+    return obs
+
+
+def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
+                   issued: str | None = None) -> dict[str, Any]:
+    """The report as a FHIR R4 Bundle (``collection``) with one ``DiagnosticReport``.
+
+    ``result`` references the Observations the interpretation used: the original
+    ``Observation/<id>`` of a FHIR input (the bundle then holds only the Patient and the
+    report), else Observations added to the bundle. ``conclusion`` joins the findings'
+    messages in ``lang`` (sources rendered) after the disclaimer that markers cannot
+    diagnose osteoporosis; ``issued`` defaults to now (UTC).
+    """
+    if lang not in _UI:
+        raise InputError(f"lang {lang!r}: expected one of {', '.join(_UI)}")
+    catalog = marker_catalog()
+    pid = _ID_SAFE.sub("-", report.patient_id).strip("-")[:64] or "patient"
+    patient_ref = f"Patient/{pid}"
+    pat: dict[str, Any] = {"resourceType": "Patient", "id": pid,
+                           "identifier": [{"value": report.patient_id}]}
+    if patient.birth_date:
+        pat["birthDate"] = patient.birth_date
+    entries: list[dict[str, Any]] = [{"fullUrl": f"urn:boneturnover:{patient_ref}",
+                                      "resource": pat}]
+    results: list[dict[str, str]] = []
+    for i, m in enumerate(patient.measurements, 1):
+        if m.source.startswith("Observation/") and not m.source.endswith("/?"):
+            results.append({"reference": m.source})
+            continue
+        oid = f"{pid}-obs-{i}"[:64]
+        entries.append({"fullUrl": f"urn:boneturnover:Observation/{oid}",
+                        "resource": _observation(m, oid, patient_ref, catalog)})
+        results.append({"reference": f"Observation/{oid}"})
+    disclaimer = render_sources(_UI[lang]["disclaimer"], lang)
+    conclusion = " ".join([disclaimer] + [render_sources(f.message[lang], lang)
+                                          for f in report.findings])
+    codes = []
+    for f in report.findings:
+        ext = [{"url": FHIR_EXTENSION + "severity", "valueCode": f.severity},
+               {"url": FHIR_EXTENSION + "rule", "valueString": f.rule_id}]
+        ext += [{"url": FHIR_EXTENSION + "source", "valueString": _citation(c, lang)}
+                for c in f.sources]
+        codes.append({"extension": ext,
+                      "coding": [{"system": REPORT_SYSTEM, "code": f.code,
+                                  "display": code_title(f.code, lang)}],
+                      "text": render_sources(f.message[lang], lang)})
+    issued = issued or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+    dr = {
+        "resourceType": "DiagnosticReport", "id": f"{pid}-btm-report"[:64],
+        "status": "final",
+        "category": [{"coding": [{"system": V2_0074, "code": "LAB",
+                                  "display": "Laboratory"}]}],
+        "code": {"coding": [{"system": REPORT_SYSTEM, "code": "btm-interpretation",
+                             "display": "Bone turnover marker interpretation"}],
+                 "text": "Bone turnover marker interpretation"},
+        "subject": {"reference": patient_ref},
+        "effectiveDateTime": report.today,
+        "issued": issued,
+        "result": results,
+        "conclusion": conclusion,
+        "conclusionCode": codes,
+        "extension": [{"url": FHIR_EXTENSION + "ruleset", "valueString": report.ruleset},
+                      {"url": FHIR_EXTENSION + "disclaimer", "valueString": disclaimer}],
+    }
+    entries.append({"fullUrl": f"urn:boneturnover:DiagnosticReport/{dr['id']}",
+                    "resource": dr})
+    return {"resourceType": "Bundle", "type": "collection", "timestamp": issued,
+            "entry": entries}
