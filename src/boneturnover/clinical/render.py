@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import BoneTurnoverError, InputError
+from ..files import atomic_write_bytes
 
 __all__ = ["BrowserNotFoundError", "RenderError", "find_chromium", "write_atomic",
            "html_to_pdf", "html_to_png", "CHROMIUM_ENV", "CHROMIUM_FLAGS"]
@@ -71,15 +72,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes | str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder and
     :func:`os.replace`: a reader sees the old file or the new one, never a part."""
     out = _target(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(out, data.encode("utf-8") if isinstance(data, str) else data)
     return out
 
 
