@@ -23,6 +23,10 @@ import numpy as np
 from ..errors import InputError
 from ..units import parse_ucum
 
+#: Modules whose parameters act only through drug states (zero without a dose).
+DRUG_MODULES = frozenset({"bisphosphonates", "denosumab", "raloxifene", "romosozumab",
+                          "teriparatide"})
+
 __all__ = ["State", "Parameter", "Bounds", "DoseTarget", "ModelSpec", "load_model",
            "EVIDENCE_LEVELS", "BOUND_KINDS"]
 
@@ -199,6 +203,7 @@ class Parameter:
     calibrated_to: tuple[str, ...] = ()
     method: str = ""
     bounds: Bounds = Bounds(-math.inf, math.inf, True, True, False, "undeclared")
+    module: str = ""
 
     def __post_init__(self) -> None:
         if self.evidence not in EVIDENCE_LEVELS:
@@ -275,6 +280,15 @@ class ModelSpec:
     def parameter_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.parameters)
 
+    @property
+    def untreated_parameter_names(self) -> tuple[str, ...]:
+        """Parameters that can change the untreated trajectory (all but drug PK/PD).
+
+        A drug module's parameters act only through its own states, which are zero
+        without a dose, so a subject's untreated history does not depend on them.
+        """
+        return tuple(p.name for p in self.parameters if p.module not in DRUG_MODULES)
+
     def state(self, name: str) -> State:
         for s in self.states:
             if s.name == name:
@@ -344,6 +358,8 @@ def _merge(data: dict[str, Any], module: dict[str, Any], origin: str) -> None:
             if key in dest:
                 raise InputError(f"{origin}: {table[:-1].replace('_', ' ')} {key!r} is "
                                  "already defined by another module")
+            if table == "parameters":
+                value = {"module": origin.removesuffix(".toml"), **value}
             dest[key] = value
 
 
@@ -381,7 +397,8 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
         params.append(
             Parameter(name, float(entry["value"]), entry["unit"], entry["meaning"],
                       entry["symbol"], entry["source"], entry["evidence"],
-                      tuple(calibrated_to), entry.get("method", ""), bounds)
+                      tuple(calibrated_to), entry.get("method", ""), bounds,
+                      str(entry.get("module", data["name"])))
         )
     state_names = {s.name for s in states}
     param_names = {p.name for p in params}
