@@ -13,7 +13,8 @@ status 3 (:data:`EXIT_CODES`)::
     │   ├── UnitError                    an unknown unit or one that cannot convert
     │   ├── DataError                    a measurement/treatment record that cannot be used
     │   ├── LimitError                   a run beyond a resource limit (boneturnover.limits)
-    │   └── OutputPathError              an output path that cannot or may not be written
+    │   ├── OutputPathError              an output path that cannot or may not be written
+    │   └── ModelError                   a model module that cannot be assembled
     └── SolverError (RuntimeError)       the numerical solver failed on valid input: names the
                                          subject, the time and the likely cause
 
@@ -32,6 +33,7 @@ __all__ = [
     "DataError",
     "LimitError",
     "OutputPathError",
+    "ModelError",
     "SolverError",
     "EXIT_CODES",
 ]
@@ -63,6 +65,10 @@ class LimitError(InputError):
 
 class OutputPathError(InputError):
     """An output path is missing its folder, is a folder, is an input, or exists without --force."""
+
+
+class ModelError(InputError):
+    """A model module cannot be read or assembled (an unknown name, a missing rate, a cycle)."""
 
 
 class SolverError(BoneTurnoverError, RuntimeError):

@@ -77,10 +77,12 @@ DERIVED: tuple[str, ...] = (
 
 @cache
 def record_dtype(spec: ModelSpec | None = None) -> np.dtype:
-    """Structured dtype of one subject's parameter record."""
+    """Structured dtype of one subject's parameter record (the assembled model's fields)."""
+    from .assembly import assemble
+
     spec = spec or _SPEC
-    names = list(spec.parameter_names) + [c[0] for c in COVARIATES] + list(DERIVED)
-    return np.dtype([(n, np.float64) for n in names])
+    model = assemble([s.name for s in spec.states], spec.parameter_names)
+    return np.dtype([(n, np.float64) for n in model.record_fields])
 
 
 def make_records(n: int, spec: ModelSpec | None = None) -> np.ndarray:

@@ -18,12 +18,13 @@ import numpy as np
 
 from ..solve import binding
 from ..solve.results import Status
-from ..solve.rodas import jacobian_coloring
 from ..solve.sparse import lu_plan
-from .equations import S, derive, make_records, rhs
+from . import codegen
+from .assembly import AssembledModel, assemble
+from .equations import S, make_records
 from .spec import ModelSpec, load_model
 
-__all__ = ["BoneModel", "EventTable", "get_model", "kernel"]
+__all__ = ["BoneModel", "EventTable", "get_model", "kernel", "compiled", "assembled"]
 
 @dataclass(frozen=True)
 class EventTable:
@@ -65,17 +66,31 @@ class EventTable:
                    arr[:, 3].copy(), ptr)
 
 
+_LIBRARY = Path(__file__).parent / "library"
+
+
+@cache
+def assembled() -> AssembledModel:
+    """The bundled modules assembled over the bundled model's states and parameters."""
+    spec = load_model("peterson_riggs")
+    return assemble([st.name for st in spec.states], spec.parameter_names)
+
+
+@cache
+def compiled() -> ModuleType:
+    """The generated module of :func:`assembled` (``derive``, ``rhs``, ``jac``, ``PATTERN``).
+
+    Generated once into the cache folder under a hash of the modules, the model's data
+    files and the generator (:func:`boneturnover.model.codegen.load`).
+    """
+    return codegen.load(assembled(), sorted(_LIBRARY.glob("*.toml")))
+
+
 @cache
 def kernel() -> ModuleType:
-    """The integrator bound to this model's right-hand side (compiled once, cached on disk).
-
-    The hash behind the cache covers every source and data file of the model package, so
-    an edited equation, state or module is always recompiled.
-    """
-    folder = Path(__file__).parent
-    files = [*folder.glob("*.py"), *(folder / "library").glob("*.toml"),
-             *(folder / "library").glob("*.py")]
-    return binding.bind("boneturnover.model.equations", "rhs", files)
+    """The integrator bound to the generated model (compiled once, cached on disk)."""
+    module = compiled()
+    return binding.bind(module.__name__, [Path(module.__file__)])
 
 
 class BoneModel:
@@ -104,34 +119,8 @@ class BoneModel:
         self.atol = 1e-3 * self.rtol * nominal
         # the steady state is solved over the states declared `steady` (the default)
         self.free = np.array([st.steady for st in self.spec.states])
-        self.pattern = self._sparsity()
-        self.colors = jacobian_coloring(self.pattern)
+        self.pattern = np.asarray(compiled().PATTERN, dtype=bool)
         self.lu = lu_plan(self.pattern)
-
-    def _sparsity(self) -> np.ndarray:
-        """Jacobian sparsity, probed at perturbed states (premenopausal and menopausal)."""
-        n = self.y_ref.shape[0]
-        pattern = np.eye(n, dtype=bool)
-        rng = np.random.default_rng(20100101)
-        rec = self.records(2)
-        rec["menopause_age_y"][1] = 51.0
-        rec["age0_y"][1] = 52.0
-        for i in range(2):
-            derive(rec[i], self.y_ref)
-        f0 = np.zeros(n)
-        f1 = np.zeros(n)
-        for trial in range(6):
-            y = np.abs(self.y_ref * (1 + 0.3 * rng.standard_normal(n))) + self.scale * (
-                self.y_ref == 0
-            ) * rng.uniform(0.1, 1.0)
-            p = rec[trial % 2]
-            rhs(1000.0, y, p, f0)
-            for j in range(n):
-                yy = y.copy()
-                yy[j] += 1e-3 * max(abs(y[j]), 1e-6)
-                rhs(1000.0, yy, p, f1)
-                pattern[:, j] |= f1 != f0
-        return pattern
 
     # ----------------------------------------------------------------------------------
     def records(self, n: int = 1) -> np.ndarray:
@@ -148,6 +137,7 @@ class BoneModel:
         y0s = np.tile(self.y_ref, (n, 1))
         status = np.zeros(n, np.int64)
         for i in range(n):
+            derive = compiled().derive
             derive(records[i], self.y_ref)
             y0s[i, S.urine_ca_cum_mmol] = 0.0
             y0s[i, S.ca_absorbed_cum_mmol] = 0.0
@@ -190,8 +180,8 @@ class BoneModel:
         status = np.zeros(n, np.int64)
         kernel().solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
                              events.state, events.value, events.ptr, t_start, t_out_h,
-                             self.rtol, self.atol, self.scale, self.colors, self.pattern,
-                             *self.lu.arrays(), max_steps, y, stats, status)
+                             self.rtol, self.atol, *self.lu.arrays(), max_steps, y, stats,
+                             status)
         return y, status, stats
 
 

@@ -1,7 +1,8 @@
-"""Bind the integrator to a model's compiled right-hand side, cached under a hash.
+"""Bind the integrator to a model's compiled functions, cached under a hash.
 
 :func:`bind` writes a copy of :mod:`boneturnover.solve.rodas` whose placeholder
-right-hand side is replaced by an import of the model's, names the file after a hash of
+right-hand side and Jacobian are replaced by an import of the model's, names the file
+after a hash of
 the integrator's source, the import line, the contents of every file the model declares
 it depends on, and the numba and Python versions, and imports it. numba caches the
 machine code beside that file, so a later process reuses it, and any edit of an
@@ -27,7 +28,7 @@ from types import ModuleType
 
 import numba
 
-__all__ = ["bind", "cache_dir"]
+__all__ = ["bind", "cache_dir", "writable_folder"]
 
 _BEGIN = "# --- bound right-hand side (replaced by `binding.bind`) ---"
 _END = "# --- end of bound right-hand side ---"
@@ -43,7 +44,8 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "boneturnover"
 
 
-def _writable(folder: Path) -> Path:
+def writable_folder(folder: Path) -> Path:
+    """``folder``, created if need be, or a new temporary folder where it cannot be written."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         probe = folder / f".probe-{os.getpid()}"
@@ -54,32 +56,33 @@ def _writable(folder: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix="boneturnover-"))
 
 
-def _source(rhs_module: str, rhs_name: str) -> str:
+def _source(model_module: str) -> str:
     text = resources.files(__package__).joinpath("rodas.py").read_text("utf-8")
     head, found, rest = text.partition(_BEGIN)
     _, found_end, tail = rest.partition(_END)
     if not (found and found_end):
         raise RuntimeError("solve/rodas.py has lost its bound right-hand side markers")
-    return f"{head}from {rhs_module} import {rhs_name} as _rhs  # bound{tail}"
+    return f"{head}from {model_module} import jac as _jac, rhs as _rhs  # bound{tail}"
 
 
-def bind(rhs_module: str, rhs_name: str, depends_on: Iterable[Path]) -> ModuleType:
-    """The integrator compiled against ``rhs_module.rhs_name``.
+def bind(model_module: str, depends_on: Iterable[Path]) -> ModuleType:
+    """The integrator compiled against a model's functions.
 
     Parameters
     ----------
-    rhs_module, rhs_name
-        Where the model's numba-compiled right-hand side ``rhs(t, y, p, dy)`` lives.
+    model_module
+        An importable module (already in ``sys.modules`` or on the path) with the
+        numba-compiled ``rhs(t, y, p, dy)`` and ``jac(t, y, p, jac, ft)``.
     depends_on
-        Files whose contents define that right-hand side (its module, the data that
-        fixes its state indices); their contents enter the hash.
+        Files whose contents define those functions (the generated module); their
+        contents enter the hash.
 
     Returns
     -------
     ModuleType
         A module with ``solve_one``, ``solve_batch`` and ``steady_state``.
     """
-    source = _source(rhs_module, rhs_name)
+    source = _source(model_module)
     digest = hashlib.sha256()
     for part in (source, numba.__version__, sys.version):
         digest.update(part.encode())
@@ -89,7 +92,7 @@ def bind(rhs_module: str, rhs_name: str, depends_on: Iterable[Path]) -> ModuleTy
     name = f"{_PREFIX}{digest.hexdigest()[:20]}"
     if name in sys.modules:
         return sys.modules[name]
-    folder = _writable(cache_dir())
+    folder = writable_folder(cache_dir())
     path = folder / f"{name}.py"
     if not path.is_file() or path.read_text("utf-8") != source:
         tmp = folder / f".{name}.{os.getpid()}.tmp"

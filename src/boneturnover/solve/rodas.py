@@ -8,11 +8,13 @@ restart after each dose costs nothing but one Jacobian: daily dosing for ten
 years is cheap.
 
 This module knows no model. Its functions call a right-hand side ``_rhs(t, y, p, dy)``
-that is a placeholder here: :func:`boneturnover.solve.binding.bind` writes a copy of
-this source with the placeholder replaced by an import of a model's compiled
-right-hand side, under a name hashed from both sources, so numba caches the machine
-code on disk and an edited equation never meets stale machine code (numba caches
-functions that call globals, not functions passed as arguments).
+and its Jacobian ``_jac(t, y, p, jac, ft)`` (``jac[i, j] = d f_i / d y_j`` at the
+structural entries, ``ft = df/dt``) that are placeholders here:
+:func:`boneturnover.solve.binding.bind` writes a copy of this source with the
+placeholders replaced by an import of a model's compiled functions, under a name hashed
+from both sources, so numba caches the machine code on disk and an edited equation never
+meets stale machine code (numba caches functions that call globals, not functions passed
+as arguments).
 
 ``solve_one`` integrates one subject through an event table (boluses and zero-order
 rates that start/stop) and writes the state at the requested output times by cubic
@@ -29,12 +31,16 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["solve_one", "solve_batch", "steady_state", "jacobian_coloring", "EVENT_BOLUS",
-           "EVENT_RATE", "TABLEAU"]
+__all__ = ["solve_one", "solve_batch", "steady_state", "EVENT_BOLUS", "EVENT_RATE",
+           "TABLEAU"]
 
 # --- bound right-hand side (replaced by `binding.bind`) ---
 def _rhs(t, y, p, dy):  # pragma: no cover - placeholder, never compiled
-    raise NotImplementedError("bind a right-hand side with boneturnover.solve.binding.bind")
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
+
+
+def _jac(t, y, p, jac, ft):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
 # --- end of bound right-hand side ---
 
 EVENT_BOLUS = 0  #: event kind: add ``value`` to the state at ``time``
@@ -166,23 +172,6 @@ def _splu_solve(lu, order, l_ptr, l_idx, u_ptr, u_idx, b):
         b[p] = acc / lu[p, p]
 
 
-def jacobian_coloring(pattern: np.ndarray) -> np.ndarray:
-    """Greedy column colouring: columns of one colour share no nonzero row of ``pattern``."""
-    n = pattern.shape[1]
-    colors = -np.ones(n, dtype=np.int64)
-    rows_of_color: list[np.ndarray] = []
-    for j in range(n):
-        for c, rows in enumerate(rows_of_color):
-            if not np.any(rows & pattern[:, j]):
-                colors[j] = c
-                rows_of_color[c] = rows | pattern[:, j]
-                break
-        else:
-            colors[j] = len(rows_of_color)
-            rows_of_color.append(pattern[:, j].copy())
-    return colors
-
-
 @nb.njit(cache=True)
 def _fun(t, y, p, u, dy):
     _rhs(t, y, p, dy)
@@ -193,23 +182,17 @@ def _fun(t, y, p, u, dy):
 
 @nb.njit(cache=True)
 def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, atol,
-              scale, colors, pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j,
-              max_steps, y_out, stats):
+              lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out, stats):
     """Integrate one subject. Returns a status code; fills ``y_out[k]`` at ``t_out[k]``.
 
     Outputs at an event time hold the state just before the event (a trough).
     ``stats`` receives [accepted steps, rejected steps, rhs evaluations, last t].
-    The Jacobian is estimated by forward differences over column groups
-    (``colors[j]`` is the group of state j; columns of one group share no row of
-    the sparsity ``pattern``), one right-hand-side evaluation per group. The
-    Rosenbrock matrix is factorised along the static sparse plan ``lu_order`` ...
+    The Jacobian and the time derivative come from the bound ``_jac``, once per
+    accepted step. The Rosenbrock matrix is factorised along the static sparse plan
+    ``lu_order`` ...
     ``fill_j`` (:func:`boneturnover.solve.sparse.lu_plan`), or densely with partial
     pivoting when a planned pivot is zero.
     """
-    n_colors = 0
-    for j in range(colors.shape[0]):
-        n_colors = max(n_colors, colors[j] + 1)
-    dcol = np.zeros(colors.shape[0])
     n = y0.shape[0]
     y = y0.copy()
     u = np.zeros(n)
@@ -235,7 +218,6 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     naccept = 0
     nreject = 0
     nfev = 0
-    eps_sqrt = 1.4901161193847656e-08
     status = _OK
     while t < t_end:
         # apply every event at (or before) the current time
@@ -258,28 +240,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 status = _MAX_STEPS
                 break
             if need_jac:
-                # forward-difference Jacobian and time derivative
-                for c in range(n_colors):
-                    for j in range(n):
-                        if colors[j] == c:
-                            d = eps_sqrt * max(abs(y[j]), scale[j])
-                            ytmp[j] = y[j]
-                            y[j] = ytmp[j] + d
-                            dcol[j] = y[j] - ytmp[j]
-                    _fun(t, y, p, u, f1)
-                    for j in range(n):
-                        if colors[j] == c:
-                            y[j] = ytmp[j]
-                            for i in range(n):
-                                if pattern[i, j]:
-                                    jac[i, j] = (f1[i] - f0[i]) / dcol[j]
-                                else:
-                                    jac[i, j] = 0.0
-                dt = eps_sqrt * max(abs(t), 1.0)
-                _fun(t + dt, y, p, u, f1)
-                for i in range(n):
-                    ft[i] = (f1[i] - f0[i]) / dt
-                nfev += n_colors + 1
+                _jac(t, y, p, jac, ft)
                 need_jac = False
             last = False
             if t + 1.01 * h >= t_seg:  # land on the segment end rather than a sliver before it
@@ -396,8 +357,8 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
 
 @nb.njit(parallel=True, cache=True)
 def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                atol, scale, colors, pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i,
-                fill_j, max_steps, y_out, stats, status):
+                atol, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out,
+                stats, status):
     """RODAS4 for many subjects in parallel threads.
 
     Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``.
@@ -406,19 +367,20 @@ def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start,
         a = ev_ptr[i]
         b = ev_ptr[i + 1]
         status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
-                              ev_value[a:b], t_start[i], t_out, rtol, atol, scale, colors,
-                              pattern, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j,
-                              max_steps, y_out[i], stats[i])
+                              ev_value[a:b], t_start[i], t_out, rtol, atol, lu_order, l_ptr,
+                              l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out[i],
+                              stats[i])
 
 
 @nb.njit(cache=True)
 def steady_state(p, y, free, tol, max_iter):
-    """Newton's method on dy/dt = 0 over the ``free`` states; returns success."""
+    """Newton on dy/dt = 0 over the ``free`` states (analytic Jacobian); returns success."""
     n = y.shape[0]
     idx = np.nonzero(free)[0]
     m = idx.shape[0]
     f0 = np.zeros(n)
-    f1 = np.zeros(n)
+    full = np.zeros((n, n))
+    ft = np.zeros(n)
     jac = np.zeros((m, m))
     for _ in range(max_iter):
         _rhs(0.0, y, p, f0)
@@ -428,15 +390,10 @@ def steady_state(p, y, free, tol, max_iter):
             worst = max(worst, abs(f0[i]) / max(abs(y[i]), 1e-12))
         if worst < tol:
             return True
-        for b in range(m):
-            j = idx[b]
-            d = 1.4901161193847656e-08 * max(abs(y[j]), 1e-9)
-            yj = y[j]
-            y[j] = yj + d
-            _rhs(0.0, y, p, f1)
-            y[j] = yj
-            for a in range(m):
-                jac[a, b] = (f1[idx[a]] - f0[idx[a]]) / d
+        _jac(0.0, y, p, full, ft)
+        for a in range(m):
+            for b in range(m):
+                jac[a, b] = full[idx[a], idx[b]]
         rhs_vec = np.empty(m)
         for a in range(m):
             rhs_vec[a] = -f0[idx[a]]

@@ -1,0 +1,351 @@
+"""Compiled code generated from an assembled model: derived constants, rates, Jacobian.
+
+:func:`generate` turns an :class:`~boneturnover.model.assembly.AssembledModel` into the
+source of a Python module of numba functions:
+
+``derive(p, y0)``
+    fills the derived fields of the record ``p`` from its parameters, covariates and the
+    reference state ``y0``;
+``rhs(t, y, p, dy)``
+    the rates (state unit per hour);
+``jac(t, y, p, J, ft)``
+    the analytic Jacobian ``J[i, j] = d rate_i / d y_j`` at the structural entries only
+    (the others are never written) and ``ft[i] = d rate_i / dt``;
+
+and the constants ``PATTERN`` (the structural sparsity, with the diagonal), ``STATES``
+and ``DERIVED``. The Jacobian is forward-mode differentiation through the terms: each
+term's partial derivatives with respect to the symbols it reads are taken symbolically
+(sympy), then chained in the terms' order, so no expression is expanded into its
+users. :func:`load` writes the module into the cache folder under a hash of the
+modules, the model specification and this generator, and imports it: an edited
+equation gives a new file, never stale machine code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from ..solve.binding import cache_dir, writable_folder
+from .assembly import TIME, AssembledModel, files_digest
+
+__all__ = ["generate", "load", "module_name"]
+
+_PREFIX = "boneturnover_model_"
+_GENERATOR_VERSION = "2"
+
+
+# --------------------------------------------------------------------------------------
+# sympy side (imported only when a module has to be generated)
+def _sympy_functions():  # noqa: C901 - the function table, defined once
+    import sympy as sp
+
+    class Hill(sp.Function):
+        """x**g / (x**g + c**g), with derivatives that stay finite at x = 0 (g >= 1)."""
+
+        nargs = 3
+
+        def fdiff(self, argindex=1):
+            x, c, g = self.args
+            den = (x**g + c**g) ** 2
+            if argindex == 1:
+                return g * x ** (g - 1) * c**g / den
+            if argindex == 2:
+                return -g * c ** (g - 1) * x**g / den
+            h = Hill(x, c, g)
+            return h * (1 - h) * (sp.log(x) - sp.log(c))
+
+    class Where(sp.Function):
+        """``a`` where ``cond`` holds, else ``b``; differentiated branch by branch."""
+
+        nargs = 3
+
+        @classmethod
+        def eval(cls, cond, a, b):
+            if cond is sp.true:
+                return a
+            if cond is sp.false:
+                return b
+            if a == b:
+                return a
+            return None
+
+        def _eval_derivative(self, s):
+            cond, a, b = self.args
+            return Where(cond, sp.diff(a, s), sp.diff(b, s))
+
+    class IsNan(sp.Function):
+        """Whether ``x`` is NaN (used on covariates: its derivative is 0)."""
+
+        nargs = 1
+
+        def fdiff(self, argindex=1):
+            return sp.Integer(0)
+
+    def smooth_pos(x, w):
+        return (x + sp.sqrt(x**2 + w**2)) / 2
+
+    def smooth_excess(x, w):
+        return smooth_pos(x, w) - w / 2
+
+    def root(x, g):
+        return sp.exp(sp.log(x) / g)
+
+    def mg_effect(x, s_dep, e_dep, s_rep, e_rep, w):
+        def side(s, e):
+            if e == 0 or s == 0:
+                return sp.Integer(0)
+            return Where(e > 0, e * sp.tanh(s * x / e), 0)
+
+        sig = (1 + sp.tanh(x / w)) / 2
+        return sig * side(s_rep, e_rep) + (1 - sig) * side(s_dep, e_dep)
+
+    table = {
+        "hill": Hill, "where": Where, "isnan": IsNan, "smooth_pos": smooth_pos,
+        "smooth_excess": smooth_excess, "root": root, "mg_effect": mg_effect,
+        "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "max": sp.Max,
+        "min": sp.Min,
+    }
+    return sp, table, Hill, Where, IsNan
+
+
+def _printer(sp, names: dict[str, str], Hill, Where, IsNan):  # noqa: N803 - classes
+    from sympy.printing.pycode import PythonCodePrinter
+
+    class Printer(PythonCodePrinter):
+        def __init__(self):
+            super().__init__({"fully_qualified_modules": True, "strict": False})
+
+        def _print_Symbol(self, expr):
+            return names[expr.name]
+
+        def _print_Hill(self, expr):
+            x, c, g = (self._print(a) for a in expr.args)
+            return f"_hill({x}, {c}, {g})"
+
+        def _print_Where(self, expr):
+            c, a, b = (self._print(a) for a in expr.args)
+            return f"(({a}) if ({c}) else ({b}))"
+
+        def _print_IsNan(self, expr):
+            return f"math.isnan({self._print(expr.args[0])})"
+
+        def _print_Heaviside(self, expr):
+            # the right derivative at 0 (states such as drug amounts start at 0 and rise)
+            return f"(1.0 if ({self._print(expr.args[0])}) >= 0.0 else 0.0)"
+
+        def _print_Max(self, expr):
+            args = [self._print(a) for a in expr.args]
+            out = args[0]
+            for a in args[1:]:
+                out = f"max({out}, {a})"
+            return out
+
+        def _print_Min(self, expr):
+            args = [self._print(a) for a in expr.args]
+            out = args[0]
+            for a in args[1:]:
+                out = f"min({out}, {a})"
+            return out
+
+        def _print_Integer(self, expr):
+            return f"{int(expr)}.0"
+
+        def _print_Rational(self, expr):
+            return repr(float(expr))
+
+        def _print_Float(self, expr):
+            return repr(float(expr))
+
+        def _print_Pow(self, expr, rational=False):
+            base, exp = expr.args
+            if exp == -1:
+                return f"(1.0 / {self.parenthesize(base, 1000)})"
+            if exp == sp.Rational(1, 2):
+                return f"math.sqrt({self._print(base)})"
+            if exp == 2:
+                b = self.parenthesize(base, 1000)
+                return f"({b} * {b})"
+            return f"({self.parenthesize(base, 1000)} ** {self.parenthesize(exp, 1000)})"
+
+    return Printer()
+
+
+def _lines(model: AssembledModel):  # noqa: C901 - one pass over the model
+    sp, fns, Hill, Where, IsNan = _sympy_functions()
+    idx = {s: i for i, s in enumerate(model.states)}
+    record = set(model.parameters) | set(model.covariates) | set(model.derived_names)
+    term_names = [name for name, _, _ in model.terms]
+    var = {name: f"v_{name}" for name in term_names}
+
+    def symbols(in_derive: bool) -> dict[str, str]:
+        out = {}
+        for s, i in idx.items():
+            out[s] = f"y0[{i}]" if in_derive else f"y[{i}]"
+        for r in record:
+            out[r] = f"p.{r}"
+        out.update(var)
+        out[TIME] = "t"
+        return out
+
+    cache: dict[str, object] = {}
+
+    def sym(name: str):
+        if name not in cache:
+            cache[name] = sp.Symbol(name, real=True)
+        return cache[name]
+
+    def parse(expr: str, used: frozenset[str]):
+        local = {n: sym(n) for n in used}
+        local.update(fns)
+        return sp.sympify(expr, locals=local, rational=False)
+
+    # --- derive ---
+    dprint = _printer(sp, symbols(True), Hill, Where, IsNan)
+    derive = [f"    p.{name} = {dprint.doprint(parse(expr, used))}"
+              for name, expr, used in model.derived]
+    # --- rhs ---
+    pr = _printer(sp, symbols(False), Hill, Where, IsNan)
+    terms_parsed = [(name, parse(expr, used), used) for name, expr, used in model.terms]
+    rates_parsed = [(state, parse(expr, used), used) for state, expr, used in model.rates]
+    rhs = [f"    {var[name]} = {pr.doprint(e)}" for name, e, _ in terms_parsed]
+    rhs += [f"    dy[{idx[state]}] = {pr.doprint(e)}" for state, e, _ in rates_parsed]
+    # --- jac: forward mode through the terms ---
+    states = set(idx)
+    wrt = states | {TIME}
+    dvars: dict[str, dict[str, str]] = {}  # term -> {state or t: code of its derivative}
+    jac = list(rhs[: len(terms_parsed)])
+    counter = [0]
+
+    def chain(name: str, e, used: frozenset[str]) -> tuple[list[str], dict[str, str]]:
+        out: list[str] = []
+        parts: dict[str, list[str]] = {}
+        for dep in sorted(used):
+            if dep in wrt:
+                inner = {dep: None}
+            elif dep in dvars:
+                inner = dvars[dep]
+                if not inner:
+                    continue
+            else:
+                continue
+            d = sp.diff(e, sym(dep))
+            if d == 0:
+                continue
+            counter[0] += 1
+            pname = f"q{counter[0]}"
+            out.append(f"    {pname} = {pr.doprint(d)}")
+            for s, code in inner.items():
+                parts.setdefault(s, []).append(pname if code is None else f"_mul({pname}, {code})")
+        return out, {s: " + ".join(terms) for s, terms in parts.items()}
+
+    for name, e, used in terms_parsed:
+        body, derivs = chain(name, e, used)
+        jac += body
+        dvars[name] = {}
+        for s, code in sorted(derivs.items()):
+            v = f"d_{name}__{s}"
+            jac.append(f"    {v} = {code}")
+            dvars[name][s] = v
+    pattern = [[i == j for j in range(len(model.states))] for i in range(len(model.states))]
+    jac.append("    for i in range(ft.shape[0]):")
+    jac.append("        ft[i] = 0.0")
+    for state, e, used in rates_parsed:
+        i = idx[state]
+        body, derivs = chain(state, e, used)
+        jac += body
+        for s, code in sorted(derivs.items()):
+            if s == TIME:
+                jac.append(f"    ft[{i}] = {code}")
+            else:
+                jac.append(f"    J[{i}, {idx[s]}] = {code}")
+                pattern[i][idx[s]] = True
+    return derive, rhs, jac, pattern
+
+
+_HEADER = '''"""Generated by boneturnover.model.codegen from the assembled model; do not edit.
+
+Modules: {modules}
+"""
+import math
+
+import numba as nb
+import numpy as np
+
+STATES = {states!r}
+DERIVED = {derived!r}
+PATTERN = np.array({pattern!r}, dtype=np.bool_)
+
+
+@nb.njit(cache=True, inline="always")
+def _hill(x, c, g):
+    xg = x ** g
+    return xg / (xg + c ** g)
+
+
+@nb.njit(cache=True, inline="always")
+def _mul(q, d):
+    # a zero partial stops the chain, even where the inner derivative is not finite (an
+    # untaken branch of `where`, evaluated at NaN covariates)
+    return 0.0 if q == 0.0 else q * d
+
+
+@nb.njit(cache=True)
+def derive(p, y0):
+{derive}
+
+
+@nb.njit(cache=True)
+def rhs(t, y, p, dy):
+{rhs}
+
+
+@nb.njit(cache=True)
+def jac(t, y, p, J, ft):
+{jac}
+'''
+
+
+def generate(model: AssembledModel) -> str:
+    """Source text of the compiled module for ``model`` (see the module docstring)."""
+    derive, rhs, jac, pattern = _lines(model)
+    pat = [[int(v) for v in row] for row in pattern]
+    return _HEADER.format(
+        modules=", ".join(m.name for m in model.modules), states=model.states,
+        derived=model.derived_names, pattern=pat, derive="\n".join(derive) or "    pass",
+        rhs="\n".join(rhs), jac="\n".join(jac))
+
+
+def module_name(model: AssembledModel, spec_files: list[Path]) -> str:
+    """The generated module's name: a hash of the modules, the spec and the generator."""
+    here = Path(__file__).parent
+    files = [m.path for m in model.modules if m.path is not None] + list(spec_files) + [
+        here / "codegen.py", here / "assembly.py"]
+    import numba
+
+    digest = files_digest(files, _GENERATOR_VERSION, numba.__version__, sys.version,
+                          ",".join(m.name for m in model.modules))
+    return f"{_PREFIX}{digest[:20]}"
+
+
+def load(model: AssembledModel, spec_files: list[Path]) -> ModuleType:
+    """Import the generated module for ``model``, generating it first if not cached."""
+    name = module_name(model, spec_files)
+    if name in sys.modules:
+        return sys.modules[name]
+    folder = writable_folder(cache_dir())
+    path = folder / f"{name}.py"
+    if not path.is_file():
+        source = generate(model)
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        tmp.write_text(source, encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a concurrent process sees no file or the whole one
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
