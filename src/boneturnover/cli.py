@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import EXIT_CODES, BoneTurnoverError, InputError, SolverError
 
-__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+__all__ = ["main", "build_parser", "COMMAND_MODULES", "COMMAND_NAMES"]
 
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -30,8 +30,24 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the argparse tree from every module in :data:`COMMAND_MODULES`."""
+#: Sub-command -> the module of :data:`COMMAND_MODULES` that registers it, so that a run
+#: of one command imports only its own module (``tests/cli`` keeps this equal to what the
+#: modules register).
+COMMAND_NAMES: dict[str, str] = {
+    "demo": "boneturnover.model.commands",
+    "simulate": "boneturnover.model.commands",
+    "outputs": "boneturnover.model.commands",
+    "parameters": "boneturnover.model.commands",
+    "interpret": "boneturnover.clinical.commands",
+    "drugs": "boneturnover.drugs.commands",
+    "validate": "boneturnover.validation.commands",
+    "sources": "boneturnover.knowledge.commands",
+}
+
+
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
+    """Build the argparse tree from ``modules`` (default: every module in
+    :data:`COMMAND_MODULES`)."""
     parser = argparse.ArgumentParser(
         prog="boneturnover",
         description=(
@@ -43,14 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"boneturnover {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in modules:
         importlib.import_module(name).register(sub)
     return parser
 
 
+def _modules_for(argv: Sequence[str]) -> Sequence[str]:
+    """Only the module of the sub-command named first in ``argv``; every module for
+    anything else (``--help``, ``--version``, an unknown command: argparse lists them)."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first in COMMAND_NAMES and argv and argv[0] == first:
+        return (COMMAND_NAMES[first],)
+    return COMMAND_MODULES
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit status."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_modules_for(argv))
     args = parser.parse_args(argv)
     try:
         status = args.func(args)

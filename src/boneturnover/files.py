@@ -220,3 +220,64 @@ def atomic_write_csv(path: str | os.PathLike[str], frame: Any, **to_csv_args: An
     safe = escape_formula_cells(frame)
     with atomic_writer(path, "w", encoding="utf-8", newline="") as fh:
         safe.to_csv(fh, **to_csv_args)
+
+
+# -- parsed packaged data, cached --------------------------------------------------------
+
+#: Environment variable naming the cache folder (else ``$XDG_CACHE_HOME/boneturnover`` or
+#: ``~/.cache/boneturnover``); ``BONETURNOVER_NO_DATA_CACHE=1`` turns the data cache off.
+CACHE_ENV = "BONETURNOVER_CACHE_DIR"
+NO_DATA_CACHE_ENV = "BONETURNOVER_NO_DATA_CACHE"
+
+
+def cache_folder() -> Path:
+    """The package's cache folder (not created here)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "boneturnover"
+
+
+def _data_cache_key(text: str, name: str) -> str:
+    import hashlib
+    import sys
+
+    version = str(getattr(sys.modules.get("boneturnover"), "__version__", ""))
+    h = hashlib.sha256()
+    for part in (version, sys.version, name, text):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def load_toml_cached(text: str, name: str = "") -> dict[str, Any]:
+    """``tomllib.loads(text)``, cached: the parsed tables are kept with :mod:`marshal` in
+    ``<cache folder>/data/<hash>.marshal``, keyed by a hash of the text, ``name``, the
+    package version and the Python version, so an edited file, another release or
+    another interpreter parses afresh and no cache is ever deleted by hand. The cache
+    file is written atomically; an unreadable or foreign one is ignored (parsed again).
+    Data holding TOML dates or times (which marshal cannot store) is not cached.
+    """
+    import marshal
+    import tomllib
+
+    if os.environ.get(NO_DATA_CACHE_ENV) == "1":
+        return tomllib.loads(text)
+    path = cache_folder() / "data" / f"{_data_cache_key(text, name)}.marshal"
+    try:
+        data = marshal.loads(path.read_bytes())
+        if isinstance(data, dict):
+            return data
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    data = tomllib.loads(text)
+    try:
+        blob = marshal.dumps(data)
+    except ValueError:  # dates and times
+        return data
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, blob)
+    return data
+

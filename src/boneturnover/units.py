@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 from .errors import InputError, UnitError
 
-__all__ = ["registry", "parse_ucum", "convert", "is_convertible", "parse_duration_h",
+__all__ = ["registry", "parse_ucum", "check_ucum", "convert", "is_convertible",
+           "parse_duration_h",
            "parse_amount", "DAYS_PER_YEAR"]
 
 @lru_cache(maxsize=1)
@@ -121,6 +123,96 @@ def is_convertible(src: str, dst: str, *, molar_mass_g_mol: float | None = None)
     return True
 
 
+# -- fast path: the common UCUM atoms without loading pint --------------------------------
+# Each atom of _UCUM_ATOMS as (exact factor, dimension) over gram, mole, metre, second and
+# the international unit; the same definitions as the pint registry above (UCUM "mo" and
+# "a" Julian, "U" = umol/min). Factors are exact fractions, so a conversion is rounded
+# once; tests/test_units.py checks the fast path against pint for every unit spelling
+# of the marker and drug catalogues.
+_G, _MOL, _M, _S, _IU = range(5)
+_DAY = Fraction(86400)
+_FAST_ATOMS: dict[str, tuple[Fraction, tuple[int, ...]]] = {}
+
+
+def _atom(name: str, factor: Fraction | int | str, **dims: int) -> None:
+    vec = [0] * 5
+    for k, v in dims.items():
+        vec[{"g": _G, "mol": _MOL, "m": _M, "s": _S, "iu": _IU}[k]] = v
+    _FAST_ATOMS[name] = (Fraction(factor), tuple(vec))
+
+
+for _n, _f in (("a", Fraction("365.25") * _DAY), ("mo", Fraction("30.4375") * _DAY),
+               ("wk", 7 * _DAY), ("d", _DAY), ("h", 3600), ("min", 60), ("s", 1)):
+    _atom(_n, _f, s=1)
+for _n, _f in (("ug", "1e-6"), ("mg", "1e-3"), ("ng", "1e-9"), ("pg", "1e-12"), ("g", 1),
+               ("kg", 1000)):
+    _atom(_n, _f, g=1)
+for _n, _f in (("L", "1e-3"), ("dL", "1e-4"), ("mL", "1e-6")):
+    _atom(_n, _f, m=3)
+for _n, _f in (("mol", 1), ("mmol", "1e-3"), ("umol", "1e-6"), ("nmol", "1e-9"),
+               ("pmol", "1e-12")):
+    _atom(_n, _f, mol=1)
+_atom("U", Fraction("1e-6") / 60, mol=1, s=-1)
+_atom("[iU]", 1, iu=1)
+_atom("[IU]", 1, iu=1)
+_atom("cm", "1e-2", m=1)
+_atom("m", 1, m=1)
+_atom("1", 1)
+_atom("%", Fraction(1, 100))
+assert set(_FAST_ATOMS) == set(_UCUM_ATOMS)
+
+
+@lru_cache(maxsize=512)
+def _fast_unit(code: str) -> tuple[Fraction, tuple[int, ...]] | None:
+    """``(factor, dimension)`` of a UCUM string of the listed atoms, or None (unknown
+    atom: pint's parser gives the error)."""
+    if not isinstance(code, str) or not code.strip():
+        return None
+    text = re.sub(r"\{[^}]*\}", "", code.strip())
+    factor, dims = Fraction(1), [0] * 5
+    if text == "":
+        return factor, tuple(dims)
+    for i, part in enumerate(text.split("/")):
+        for term in part.split("."):
+            m = _ATOM.match(term)
+            if m is None or m.group("atom") not in _FAST_ATOMS:
+                return None
+            f, d = _FAST_ATOMS[m.group("atom")]
+            exp = int(m.group("exp") or 1) * (-1 if i > 0 else 1)
+            factor *= f ** exp
+            dims = [a + b * exp for a, b in zip(dims, d, strict=True)]
+    return factor, tuple(dims)
+
+
+def check_ucum(code: str) -> None:
+    """Raise :class:`UnitError` unless ``code`` is a UCUM unit this package reads (pint
+    is loaded only for what the fast path does not know)."""
+    if _fast_unit(code) is None:
+        parse_ucum(code)
+
+
+def _fast_convert(value: float, src: str, dst: str, molar_mass_g_mol: float | None,
+                  ) -> float | None:
+    """:func:`convert` without pint, or None when it cannot decide (pint decides)."""
+    a, b = _fast_unit(src), _fast_unit(dst)
+    if a is None or b is None:
+        return None
+    (fa, da), (fb, db) = a, b
+    if da == db:
+        return float(Fraction(value) * fa / fb) if math.isfinite(value) else value * float(
+            fa / fb)
+    if molar_mass_g_mol is None or not math.isfinite(molar_mass_g_mol):
+        return None
+    mm = Fraction(molar_mass_g_mol)
+    for sign in (-1, 1):  # q / mm (mass -> amount), then q * mm (amount -> mass)
+        moved = list(da)
+        moved[_G] += sign
+        moved[_MOL] -= sign
+        if tuple(moved) == db and math.isfinite(value):
+            return float(Fraction(value) * fa * mm ** sign / fb)
+    return None
+
+
 def convert(
     value: float,
     src: str,
@@ -131,13 +223,24 @@ def convert(
     """Convert ``value`` from UCUM unit ``src`` to UCUM unit ``dst``.
 
     Mass <-> amount-of-substance conversions need the analyte's molar mass
-    (``molar_mass_g_mol``, g/mol); without it they raise.
+    (``molar_mass_g_mol``, g/mol); without it they raise. The common atoms
+    (:data:`_UCUM_ATOMS`) are converted exactly without loading pint; anything else, and
+    every error message, goes through the pint registry.
 
     Raises
     ------
     UnitError
         If either unit is unknown or the dimensions do not match.
     """
+    fast = _fast_convert(value, src, dst, molar_mass_g_mol)
+    if fast is not None:
+        return fast
+    return _pint_convert(value, src, dst, molar_mass_g_mol=molar_mass_g_mol)
+
+
+def _pint_convert(value: float, src: str, dst: str, *,
+                  molar_mass_g_mol: float | None = None) -> float:
+    """:func:`convert` through the pint registry."""
     u_src, u_dst = parse_ucum(src), parse_ucum(dst)
     import pint
 

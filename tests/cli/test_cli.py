@@ -68,3 +68,12 @@ def test_bad_scenarios_give_one_line_errors(tmp_path, capsys, text, needle):
 def test_missing_file_is_exit_2(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "nope.toml"), "--out", "x.csv"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_command_names_match_what_the_modules_register():
+    from boneturnover.cli import COMMAND_MODULES, COMMAND_NAMES, build_parser
+
+    for module in COMMAND_MODULES:
+        parser = build_parser((module,))
+        sub = next(a for a in parser._actions if a.dest == "command")
+        assert {n for n, m in COMMAND_NAMES.items() if m == module} == set(sub.choices), module

@@ -24,10 +24,10 @@ Examples
 
 from __future__ import annotations
 
-import tomllib
 from importlib import resources
 from typing import Any
 
+from ..files import load_toml_cached
 from ..knowledge.drugs import (
     ROUTES,
     RULE_CLASSES,
@@ -62,7 +62,7 @@ __all__ = [
 def load_toml(name: str) -> dict[str, Any]:
     """Read ``boneturnover/clinical/data/<name>`` (packaged TOML: rules, rule sets)."""
     text = resources.files("boneturnover.clinical").joinpath("data", name).read_text("utf-8")
-    return tomllib.loads(text)
+    return load_toml_cached(text, name)
 
 
 #: The packaged marker catalogue (no laboratory overrides).

@@ -13,6 +13,7 @@ canonical unit (:mod:`boneturnover.clinical.catalog`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -34,9 +35,16 @@ NUMBER_COLUMNS = (
     "nadir_days", "ref", "ref_low", "ref_high", "reference", "days_off", "last_dose", "due",
     "days_late", "interval_days", "grace_days", "ratio", "threshold", "ca_mg_d", "mg_mg_d",
     "egfr", "window_days", "start", "stop", "holiday_start", "time_min", "last_day",
+    "change_pct_min", "change_pct_max",
 )
-#: Text columns a hit may carry.
-TEXT_COLUMNS = ("marker", "drug", "prior_drug", "source", "recommended", "evidence")
+#: Text columns a hit may carry: ``comparator`` of a censored result (``<``, ``<=``, ``>``,
+#: ``>=``; ``""`` exact), ``baseline_comparator`` and ``reference_comparator`` of its
+#: baseline and reference, ``about`` the finding codes a censored result left undecided.
+TEXT_COLUMNS = ("marker", "drug", "prior_drug", "source", "recommended", "evidence",
+                "comparator", "baseline_comparator", "reference_comparator", "about")
+#: A hit with this column true could not be decided because a result is censored: the
+#: engine turns it into the caveat of a ``censored`` rule instead of the rule's finding.
+CENSORED = "censored_"
 HIT_COLUMNS = ("pid", *TEXT_COLUMNS, *NUMBER_COLUMNS)
 #: Placeholders every message may use.
 COMMON_FIELDS = frozenset({"marker", "value", "date", "row"})
@@ -174,8 +182,9 @@ class Context:
         bw = self.ruleset.baseline_window_days
         pre = j[(j["day"] <= j["start"]) & (j["day"] >= j["start"] - bw)]
         base = pre.drop_duplicates(["cid", "marker"], keep="last")
-        base = base[["cid", "marker", "value", "day"]]
-        base = base.rename(columns={"value": "baseline", "day": "baseline_day"})
+        base = base[["cid", "marker", "value", "day", "comparator"]]
+        base = base.rename(columns={"value": "baseline", "day": "baseline_day",
+                                    "comparator": "baseline_comparator"})
         j = j.merge(base, on=["cid", "marker"], how="left")
         stop = j["stop"]
         on = (j["day"] > j["start"]) & (j["day"] <= j["covered_until"])
@@ -183,8 +192,8 @@ class Context:
         j["phase"] = np.where(on, "on", np.where(after & stop.notna(), "off",
                                                  np.where(after, "lapsed", "pre")))
         j["days_on"] = (j["day"] - j["start"]).astype(float)
-        j["change_abs"] = j["value"] - j["baseline"]
-        j["change_pct"] = 100.0 * j["change_abs"] / j["baseline"]
+        j["baseline_comparator"] = j["baseline_comparator"].fillna("")
+        j = with_change(j, "baseline", "baseline_comparator")
         info = self.marker_info
         j["lsc_pct"] = j["marker"].map(info["lsc_pct"]).astype(float)
         j["target"] = j["marker"].map(info["target"]).astype(float)
@@ -199,6 +208,100 @@ class Context:
         t = self.tables.treat
         g = t[(t["klass"] == "glucocorticoid") & (t["stop"].isna() | (t["stop"] >= self.today))]
         return pd.Series(True, index=pd.Index(g["pid"].unique(), name="pid"))
+
+
+# ---------------------------------------------------------------------------------------
+# censored results: a value reported as "<x" or ">x" is an interval, never a number
+
+
+_LOWER = ("<", "<=")  # the true value lies below the bound
+_UPPER = (">", ">=")  # the true value lies above it
+
+
+def value_bounds(values: pd.Series | np.ndarray, comparators: pd.Series | np.ndarray,
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The interval each result allows: ``(low, high, low_open, high_open)``.
+
+    An exact result is ``[v, v]``; ``<v`` is ``[0, v)`` (markers are not negative), ``<=v``
+    ``[0, v]``, ``>v`` ``(v, inf)``, ``>=v`` ``[v, inf)``.
+    """
+    v = np.asarray(values, dtype=float)
+    c = np.asarray(pd.Series(comparators, dtype=object).fillna(""), dtype=object)
+    below, above = np.isin(c, _LOWER), np.isin(c, _UPPER)
+    lo = np.where(below, 0.0, v)
+    hi = np.where(above, np.inf, v)
+    return lo, hi, c == ">", c == "<"
+
+
+def interval_compare(lo: np.ndarray, hi: np.ndarray, lo_open: np.ndarray, hi_open: np.ndarray,
+                     op: str, ref: Any, ref2: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Whether every value of ``[lo, hi]`` satisfies ``op`` against ``ref`` (first array)
+    and whether none does (second); where neither, the interval straddles the limit and
+    the comparison cannot be decided. A NaN bound or reference decides nothing.
+    """
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    r = np.asarray(ref, dtype=float)
+    with np.errstate(invalid="ignore"):
+        if op == ">":
+            yes, no = (lo > r) | ((lo == r) & lo_open), hi <= r
+        elif op == ">=":
+            yes, no = lo >= r, (hi < r) | ((hi == r) & hi_open)
+        elif op == "<":
+            yes, no = (hi < r) | ((hi == r) & hi_open), lo >= r
+        elif op == "<=":
+            yes, no = hi <= r, (lo > r) | ((lo == r) & lo_open)
+        else:
+            r2 = np.asarray(ref2, dtype=float)
+            below = (hi < r) | ((hi == r) & hi_open)
+            if op == "within":  # inclusive interval
+                yes = (lo >= r) & (hi <= r2)
+                no = below | (lo > r2) | ((lo == r2) & lo_open)
+            elif op == "between":  # half-open [ref, ref2)
+                yes = (lo >= r) & ((hi < r2) | ((hi == r2) & hi_open))
+                no = below | (lo >= r2)
+            else:
+                raise KnowledgeBaseError(f"op {op!r} unknown")
+    return np.asarray(yes, dtype=bool), np.asarray(no, dtype=bool)
+
+
+def with_change(frame: pd.DataFrame, ref: str, ref_comparator: str,
+                value: str = "value", comparator: str = "comparator") -> pd.DataFrame:
+    """Add the change of ``value`` from ``ref``: ``change_abs`` and ``change_pct`` where
+    both are exact; where either is censored those are NaN and ``change_pct_min`` /
+    ``change_pct_max`` bound the true change (NaN where no bound follows; both NaN for
+    exact pairs). ``censored_change_`` marks the censored pairs.
+    """
+    vc = frame[comparator].fillna("") if comparator in frame else pd.Series("", frame.index)
+    rc = frame[ref_comparator].fillna("") if ref_comparator in frame else pd.Series(
+        "", frame.index)
+    censored = ((vc != "") | (rc != "")).to_numpy() & frame[ref].notna().to_numpy()
+    change_abs = frame[value] - frame[ref]
+    change_pct = 100.0 * change_abs / frame[ref]
+    vlo, vhi, _, _ = value_bounds(frame[value], vc)
+    rlo, rhi, _, _ = value_bounds(frame[ref], rc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        top = np.where(rlo > 0, 100.0 * (vhi / rlo - 1.0), np.inf)
+        bottom = np.where(np.isinf(rhi), -100.0, 100.0 * (vlo / rhi - 1.0))
+    top = np.where(np.isinf(top), np.nan, top)
+    bottom = np.where(bottom <= -100.0, np.nan, bottom)
+    return frame.assign(
+        change_abs=change_abs.where(~censored), change_pct=change_pct.where(~censored),
+        change_pct_min=np.where(censored, bottom, np.nan),
+        change_pct_max=np.where(censored, top, np.nan), censored_change_=censored)
+
+
+def change_compare(frame: pd.DataFrame, op: str, threshold: Any,
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`interval_compare` of the change from baseline (``change_pct``, or the bounds
+    of a censored pair from :func:`with_change`; an unbounded side is infinite)."""
+    exact = frame["change_pct"].to_numpy(dtype=float)
+    cens = frame["censored_change_"].to_numpy(dtype=bool)
+    lo = np.where(cens, np.nan_to_num(frame["change_pct_min"].to_numpy(dtype=float),
+                                      nan=-100.0), exact)
+    hi = np.where(cens, np.nan_to_num(frame["change_pct_max"].to_numpy(dtype=float),
+                                      nan=np.inf), exact)
+    closed = np.zeros(len(frame), dtype=bool)
+    return interval_compare(lo, hi, closed, closed, op, threshold)
 
 
 def _next_start(t: pd.DataFrame, pool: pd.DataFrame) -> np.ndarray:
@@ -300,18 +403,31 @@ def _empty(columns: Sequence[str] = ("pid",)) -> pd.DataFrame:
 
 
 def _latest_compare(ctx: Context, markers: Sequence[str], op: str, ref: Any) -> pd.DataFrame:
+    """Latest results of ``markers`` satisfying ``op`` against ``ref``; a censored result
+    whose interval straddles the reference is kept with :data:`CENSORED` true."""
     lat = ctx.latest[ctx.latest["marker"].isin(markers)]
+    lo, hi, lo_open, hi_open = value_bounds(lat["value"], lat["comparator"])
     if isinstance(ref, list):
-        lo, hi = ctx.ref_series(lat["marker"], ref[0]), ctx.ref_series(lat["marker"], ref[1])
-        mask = _compare(lat["value"], op, lo, hi)
-        out = lat[mask.fillna(False).astype(bool)].copy()
-        out["ref_low"], out["ref_high"] = lo[out.index], hi[out.index]
+        r1, r2 = ctx.ref_series(lat["marker"], ref[0]), ctx.ref_series(lat["marker"], ref[1])
+        yes, no = interval_compare(lo, hi, lo_open, hi_open, op, r1, r2)
+        known = r1.notna().to_numpy() & r2.notna().to_numpy()
     else:
-        r = ctx.ref_series(lat["marker"], ref)
-        mask = _compare(lat["value"], op, r)
-        out = lat[mask.fillna(False).astype(bool)].copy()
-        out["ref"] = r[out.index]
+        r1 = ctx.ref_series(lat["marker"], ref)
+        yes, no = interval_compare(lo, hi, lo_open, hi_open, op, r1)
+        known = r1.notna().to_numpy()
+    undecided = known & ~yes & ~no
+    out = lat[yes | undecided].copy()
+    out[CENSORED] = undecided[yes | undecided]
+    if isinstance(ref, list):
+        out["ref_low"], out["ref_high"] = r1[out.index], r2[out.index]
+    else:
+        out["ref"] = r1[out.index]
     return out
+
+
+def decided(hits: pd.DataFrame) -> pd.DataFrame:
+    """The hits a censored result did not leave undecided."""
+    return hits[~hits[CENSORED]] if CENSORED in hits else hits
 
 
 def _check_latest_value(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
@@ -322,6 +438,24 @@ def _check_latest_value(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
     if (p["op"] in ("within", "between")) != isinstance(p["ref"], list):
         raise KnowledgeBaseError("ops within/between take ref = [low, high]; others one ref")
     _check_ref(p["ref"], p["markers"], cat)
+
+
+def _check_censored(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
+    _require(p, [], ["codes"])
+    if not all(isinstance(c, str) and c for c in p.get("codes", ["x"])):
+        raise KnowledgeBaseError("codes must be a list of finding codes")
+
+
+@_kind("censored", ["about", "change_pct", "drug"], _check_censored)
+def censored(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The caveat of results a censored value left undecided.
+
+    Other kinds flag such hits (:data:`CENSORED`); the engine gives them to the first
+    ``censored`` rule whose ``codes`` list the flagged rule's code (a rule without
+    ``codes`` takes the rest), one finding per result with ``about`` the codes it left
+    undecided. Evaluated on its own this kind finds nothing.
+    """
+    return _empty()
 
 
 @_kind("always", [], lambda p, c: _require(p, []))
@@ -369,6 +503,9 @@ def latest_all(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     n = len(params["clauses"])
     ok = allm.groupby("pid")["clause"].nunique()
     allm = allm[allm["pid"].isin(ok[ok == n].index)]
+    # a clause met only by censored results leaves the patient's hit undecided
+    sure = allm[~allm[CENSORED]].groupby("pid")["clause"].nunique()
+    allm = allm.assign(**{CENSORED: allm["pid"].map(sure).fillna(0).to_numpy() < n})
     if "max_days_apart" in params and n > 1:
         per = allm.drop_duplicates(["pid", "clause"], keep="last")
         span = per.groupby("pid")["day"].max() - per.groupby("pid")["day"].min()
@@ -378,9 +515,13 @@ def latest_all(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     allm = allm.sort_values(["pid", "clause", "marker"], kind="stable")
     sym = {k: m.symbol for k, m in ctx.catalog.items()}
     unit = {k: m.display_unit for k, m in ctx.catalog.items()}
-    allm["txt"] = [f"{sym[m]} {_g(v)} {unit[m]}" for m, v in zip(allm["marker"], allm["value"],
-                                                                   strict=True)]
-    first = allm.drop_duplicates("pid", keep="first")[["pid", "marker", "value", "day", "source"]]
+    allm["txt"] = [f"{sym[m]} {c}{_g(v)} {unit[m]}" for m, v, c in zip(
+        allm["marker"], allm["value"], allm["comparator"], strict=True)]
+    # the row a hit names: the first result, or for an undecided hit the censored one
+    lead = allm.assign(order_=np.where(allm[CENSORED] & (allm["comparator"] != ""), 0, 1))
+    lead = lead.sort_values(["pid", "order_", "clause", "marker"], kind="stable")
+    first = lead.drop_duplicates("pid", keep="first")[
+        ["pid", "marker", "value", "day", "source", "comparator", CENSORED]]
     ev = join_by_group(allm["pid"], allm["txt"], "; ")
     first = first.assign(evidence=first["pid"].map(ev).to_numpy())
     return first.reset_index(drop=True)
@@ -412,7 +553,7 @@ def patient_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     if params["flag"] == "glucocorticoids":
         hit |= hit.index.isin(ctx.active_glucocorticoid.index)
     if "marker" in params:
-        lab = _latest_compare(ctx, [params["marker"]], params["op"], params["ref"])
+        lab = decided(_latest_compare(ctx, [params["marker"]], params["op"], params["ref"]))
         hit |= hit.index.isin(lab["pid"])
     out = pd.DataFrame({"pid": hit.index[hit.to_numpy()]})
     out["recommended"] = ",".join(params["recommend"])
@@ -501,6 +642,19 @@ def _pct(v: float) -> str:
     return f"{v:+.0f}%"
 
 
+def change_text(pct: float, low: float, high: float) -> str:
+    """A change for an evidence list: ``-72%``; for a censored pair its bound, rounded
+    outwards so that it stays true (``< -93%``: the change lies below -93.3%); ``""``
+    when nothing is known."""
+    if not np.isnan(pct):
+        return _pct(pct)
+    if not np.isnan(high):
+        return f"< {math.ceil(high):+d}%"
+    if not np.isnan(low):
+        return f"> {math.floor(low):+d}%"
+    return ""
+
+
 @_kind("antiresorptive_response",
        ["drug", "baseline", "change_pct", "lsc_pct", "target", "days_on", "nadir_days",
         "evidence"],
@@ -546,12 +700,13 @@ def antiresorptive_response(ctx: Context, params: Mapping[str, Any]) -> pd.DataF
         return _empty()
     want = _OUTCOMES.index(params["outcome"])
     hit = j[(j["course_"] == want).to_numpy() & (j["status_"] == want).to_numpy()]
-    if want >= 3:
-        hit = hit.drop_duplicates("cid", keep="first")
+    if want >= 3:  # one hit per course; an undecided course names its censored result
+        hit = hit.sort_values(["cid", "undecided_", "rank_"], ascending=[True, False, True],
+                              kind="stable").drop_duplicates("cid", keep="first")
     if "routes" in params:  # a course is judged on all its markers, then selected by route
         hit = hit[hit["route"].isin(params["routes"])]
-    return hit.drop(columns=["rank_", "status_", "course_", "expected_", "txt"]).reset_index(
-        drop=True)
+    return hit.drop(columns=["rank_", "status_", "course_", "expected_", "txt",
+                             "undecided_"]).reset_index(drop=True)
 
 
 def _course_responses(ctx: Context, classes: tuple[str, ...], markers: tuple[str, ...],
@@ -573,29 +728,42 @@ def _course_responses(ctx: Context, classes: tuple[str, ...], markers: tuple[str
     expected = pd.Series([responses[k].expected_pct.get(mid, np.nan) if k in responses else np.nan
                           for k, mid in zip(j["klass"], j["marker"], strict=True)],
                          index=j.index, dtype=float)
-    by_lsc = j["baseline"].notna() & (j["change_pct"] <= -j["lsc_pct"])
-    by_target = j["target"].notna() & (j["value"] < j["target"])
-    meets = by_lsc | by_target
+    # a censored result is an interval: it meets the criterion only if every value it
+    # allows does, and fails it only if none does; otherwise it is undecided
+    lsc_yes, lsc_no = change_compare(j, "<=", -j["lsc_pct"].to_numpy(dtype=float))
+    lo, hi, lo_open, hi_open = value_bounds(j["value"], j["comparator"])
+    tgt_yes, tgt_no = interval_compare(lo, hi, lo_open, hi_open, "<", j["target"])
+    has_base, has_target = j["baseline"].notna().to_numpy(), j["target"].notna().to_numpy()
+    by_lsc = has_base & lsc_yes
+    by_target = has_target & tgt_yes
+    meets = pd.Series(by_lsc | by_target, index=j.index)
+    undecided = ~meets.to_numpy() & ~((~has_base | lsc_no) & (~has_target | tgt_no)) & (
+        (j["comparator"] != "") | (j["baseline_comparator"] != "")).to_numpy()
     hh, mm = (int(x) for x in latest_time.split(":"))
     fasting_needed = j["marker"].map(info["requires_fasting"]).fillna(False).astype(bool)
     morning = j["marker"].map(info["morning_sample"]).fillna(False).astype(bool)
     flagged = ((fasting_needed & (j["fasting"] == 0))
                | (morning & (j["time_min"] > hh * 60 + mm)))
     early = j["days_on"] < j["nadir_days"] - float(ctx.ruleset.window_tolerance_days)
-    smaller = (crit == "expected_change") & j["baseline"].notna() & (
-        j["change_pct"] <= above.astype(float))
+    exp_yes, exp_no = change_compare(j, "<=", above.astype(float).to_numpy())
+    by_expected = (crit == "expected_change").to_numpy() & has_base
+    smaller = pd.Series(by_expected & exp_yes, index=j.index)
+    undecided |= by_expected & ~exp_yes & ~exp_no & ~meets.to_numpy()
     status = np.select(
         [meets & ~flagged, meets & flagged, early, smaller],
         [0, 1, 2, 3], default=4)
-    j = j.assign(status_=status, expected_=expected)
+    j = j.assign(status_=status, expected_=expected, undecided_=undecided & (status == 4))
     j["course_"] = j.groupby("cid")["status_"].transform("min")
+    # no response concluded while a censored result could still show one
+    j[CENSORED] = j.groupby("cid")["undecided_"].transform("any") & (j["course_"] == 4)
     sym = {k: m.symbol for k, m in ctx.catalog.items()}
     unit = {k: m.display_unit for k, m in ctx.catalog.items()}
 
     def describe(r) -> str:
-        parts = [f"{sym[r.marker]} {_g(r.value)} {unit[r.marker]}"]
-        if not np.isnan(r.change_pct):
-            parts.append(f"{_pct(r.change_pct)} (LSC {r.lsc_pct:.0f}%)")
+        parts = [f"{sym[r.marker]} {r.comparator}{_g(r.value)} {unit[r.marker]}"]
+        change = change_text(r.change_pct, r.change_pct_min, r.change_pct_max)
+        if change:
+            parts.append(f"{change} (LSC {r.lsc_pct:.0f}%)")
         if not np.isnan(r.target):
             parts.append(f"< {_g(r.target)} {unit[r.marker]}")
         if not np.isnan(r.expected_):
@@ -638,12 +806,22 @@ def holiday_rise(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     j = ctx.course_btm
     j = j[j["klass"].isin(params["classes"]) & j["marker"].isin(params["markers"])]
     ref = j[j["phase"] == "on"].drop_duplicates(["cid", "marker"], keep="last")
-    ref = ref[["cid", "marker", "value"]].rename(columns={"value": "reference"})
+    ref = ref[["cid", "marker", "value", "comparator"]].rename(
+        columns={"value": "reference", "comparator": "reference_comparator"})
     off = j[(j["phase"] == "off") & (j["next_start"].isna() | (j["day"] < j["next_start"]))]
     off = off.drop_duplicates(["cid", "marker"], keep="last").merge(ref, on=["cid", "marker"])
-    off = off.assign(change_pct=100.0 * (off["value"] - off["reference"]) / off["reference"],
-                     days_off=(off["day"] - off["stop"]).astype(float))
-    return off[off["change_pct"] > off["lsc_pct"]].reset_index(drop=True)
+    off = with_change(off.drop(columns=["change_abs", "change_pct", "change_pct_min",
+                                        "change_pct_max", "censored_change_"]),
+                      "reference", "reference_comparator")
+    off = off.assign(days_off=(off["day"] - off["stop"]).astype(float))
+    return _with_undecided(off, *change_compare(off, ">", off["lsc_pct"].to_numpy(float)))
+
+
+def _with_undecided(frame: pd.DataFrame, yes: np.ndarray, no: np.ndarray) -> pd.DataFrame:
+    """The rows that hold, and those a censored result leaves undecided (flagged)."""
+    undecided = ~yes & ~no & frame["censored_change_"].to_numpy(dtype=bool)
+    out = frame[yes | undecided]
+    return out.assign(**{CENSORED: undecided[yes | undecided]}).reset_index(drop=True)
 
 
 def _check_holiday_duration(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
@@ -706,13 +884,19 @@ def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFra
     j = j.drop_duplicates(["cid", "marker"], keep="last")
     j = j.assign(last_dose=j["last_given"], days_late=(ctx.today - j["due"]).astype(float))
     if params["compare"] == "baseline":
-        j = j[j["baseline"].notna()].assign(reference=lambda d: d["baseline"])
+        j = j[j["baseline"].notna()].assign(reference=lambda d: d["baseline"],
+                                            reference_comparator=lambda d: d[
+                                                "baseline_comparator"])
     else:
         j = j[j["baseline"].isna()].assign(
-            reference=lambda d: d["marker"].map(ctx.marker_info["ri_high"]).astype(float))
-    j = j.assign(days_off=(j["day"] - j["last_given"]).astype(float),
-                 change_pct=100.0 * (j["value"] - j["reference"]) / j["reference"])
-    return j[j["value"] > j["reference"]].reset_index(drop=True)
+            reference=lambda d: d["marker"].map(ctx.marker_info["ri_high"]).astype(float),
+            reference_comparator="")
+    j = with_change(j.drop(columns=["change_abs", "change_pct", "change_pct_min",
+                                    "change_pct_max", "censored_change_"]),
+                    "reference", "reference_comparator")
+    j = j.assign(days_off=(j["day"] - j["last_given"]).astype(float))
+    return _with_undecided(j[j["reference"].notna()], *change_compare(
+        j[j["reference"].notna()], ">", 0.0))
 
 
 def _check_followon(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
@@ -761,10 +945,17 @@ def change_window(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
           & j["marker"].isin(params["markers"]) & j["baseline"].notna()
           & (j["days_on"] >= lo) & (j["days_on"] <= hi)]
     j = j.drop_duplicates(["cid", "marker"], keep="last")
-    metric = j["change_pct"] if params["metric"] == "pct" else j["change_abs"]
     thr = j["lsc_pct"] if params["threshold"] == "lsc" else float(params["threshold"])
     j = j.assign(threshold=thr)
-    return j[_compare(metric, params["op"], j["threshold"])].reset_index(drop=True)
+    if params["metric"] == "pct":
+        yes, no = change_compare(j, params["op"], j["threshold"].to_numpy(dtype=float))
+    else:  # absolute change: value interval less baseline interval
+        vlo, vhi, _, _ = value_bounds(j["value"], j["comparator"])
+        blo, bhi, _, _ = value_bounds(j["baseline"], j["baseline_comparator"])
+        closed = np.zeros(len(j), dtype=bool)
+        yes, no = interval_compare(vlo - bhi, vhi - blo, closed, closed, params["op"],
+                                   j["threshold"].to_numpy(dtype=float))
+    return _with_undecided(j, yes, no)
 
 
 def _check_prior(p: Mapping[str, Any], cat: MarkerCatalog) -> None:

@@ -10,7 +10,7 @@ Both are pure: no I/O, results depend only on the inputs (and on ``today``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from ..errors import DataError
 from ..knowledge.markers import MarkerCatalog
 from . import safety as _safety  # noqa: F401  registers the safety condition kinds
 from .catalog import CATALOG, DRUGS
-from .conditions import HIT_COLUMNS, KINDS, Context
+from .conditions import CENSORED, HIT_COLUMNS, KINDS, Context
 from .records import PatientRecord
 from .report import Report, build_report
 from .rules import RULES, SEVERITIES, Rule, Ruleset, get_ruleset
@@ -52,18 +52,25 @@ def evaluate(ctx: Context, rules: Sequence[Rule] = RULES) -> pd.DataFrame:
         (alert first), rule order, marker and date: independent of the input row order.
     """
     frames = []
+    undecided = []
+    sinks = [(i, r) for i, r in enumerate(rules)
+             if r.kind == "censored" and r.applies_to(ctx.ruleset.id)]
     for i, rule in enumerate(rules):
         if not rule.applies_to(ctx.ruleset.id):
             continue
         hits = KINDS[rule.kind].fn(ctx, rule.params)
         if hits.empty:
             continue
-        h = hits.reindex(columns=list(HIT_COLUMNS))
-        h.insert(1, "rule", i)
-        h.insert(2, "rule_id", rule.id)
-        h.insert(3, "code", rule.code)
-        h.insert(4, "severity", rule.severity)
-        frames.append(h)
+        if CENSORED in hits:
+            flagged = hits[CENSORED].fillna(False).astype(bool)
+            if flagged.any():
+                undecided.append(hits[flagged].assign(about=rule.code))
+            hits = hits[~flagged]
+            if hits.empty:
+                continue
+        frames.append(_tag(hits, i, rule))
+    if undecided and sinks:
+        frames += _caveats(pd.concat(undecided, ignore_index=True), sinks)
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
     f = pd.concat(frames, ignore_index=True)
@@ -72,6 +79,44 @@ def evaluate(ctx: Context, rules: Sequence[Rule] = RULES) -> pd.DataFrame:
     f = f.sort_values(["pid", "_sev", "rule", "marker", "day", "drug", "start", "source"],
                       kind="stable", na_position="first")
     return f.drop(columns="_sev").reset_index(drop=True)
+
+
+def _tag(hits: pd.DataFrame, i: int, rule: Rule) -> pd.DataFrame:
+    h = hits.reindex(columns=list(HIT_COLUMNS))
+    h.insert(1, "rule", i)
+    h.insert(2, "rule_id", rule.id)
+    h.insert(3, "code", rule.code)
+    h.insert(4, "severity", rule.severity)
+    return h
+
+
+def _caveats(hits: pd.DataFrame, sinks: Sequence[tuple[int, Rule]]) -> list[pd.DataFrame]:
+    """Hits a censored result left undecided -> one caveat per result and ``censored`` rule
+    (the first whose ``codes`` list the code, else the first without ``codes``), naming
+    every code it left undecided (``about``)."""
+    def sink_of(code: str) -> int | None:
+        for k, (_, r) in enumerate(sinks):
+            if code in r.params.get("codes", ()):
+                return k
+        return next((k for k, (_, r) in enumerate(sinks) if "codes" not in r.params), None)
+
+    hits = hits.assign(sink_=hits["about"].map(sink_of))
+    hits = hits[hits["sink_"].notna()]
+    out = []
+    keys = ["pid", "source", "marker"]
+    for k, g in hits.groupby("sink_", sort=True):
+        g = g.assign(source=g["source"].fillna(""), marker=g["marker"].fillna(""))
+        about = g.groupby(keys, sort=False)["about"].agg(lambda c: ",".join(dict.fromkeys(c)))
+        first = g.groupby(keys, sort=False).first().reset_index()
+        cols = ["pid", "source", "marker", "value", "day", "comparator", "drug",
+                "change_pct_min", "change_pct_max"]
+        first = first[[c for c in cols if c in first]]
+        first["about"] = [about[tuple(r)] for r in first[keys].itertuples(index=False)]
+        first["source"] = first["source"].replace("", None)
+        first["marker"] = first["marker"].replace("", None)
+        i, rule = sinks[int(k)]
+        out.append(_tag(first, i, rule))
+    return out
 
 
 def interpret(
@@ -115,11 +160,13 @@ def interpret(
     if len(errors):
         more = f" ({len(errors) - 1} more problem(s) in this patient)" if len(errors) > 1 else ""
         raise DataError(f"patient {patient.patient_id}: {errors['message'].iloc[0]}{more}")
-    return report_for(tables, cat, rs, 0)
+    return report_for(tables, cat, rs, 0, ignored=patient.ignored)
 
 
-def report_for(tables: Tables, catalog: MarkerCatalog, ruleset: Ruleset, pid: int) -> Report:
-    """Evaluate ``tables`` and build the report of patient ``pid``."""
+def report_for(tables: Tables, catalog: MarkerCatalog, ruleset: Ruleset, pid: int,
+               ignored: Sequence[Mapping[str, str]] = ()) -> Report:
+    """Evaluate ``tables`` and build the report of patient ``pid`` (``ignored``: what the
+    loader read but did not use, listed in the report's input summary)."""
     ctx = Context(tables, catalog, DRUGS, ruleset)
     frame = evaluate(ctx)
-    return build_report(ctx, frame[frame["pid"] == pid], pid, RULES)
+    return build_report(ctx, frame[frame["pid"] == pid], pid, RULES, ignored)

@@ -81,6 +81,28 @@ def _observation(m: Measurement, oid: str, patient_ref: str, catalog) -> dict[st
     return obs
 
 
+def _input_extensions(report: Report) -> list[dict[str, Any]]:
+    """The input summary as extensions of the DiagnosticReport: each censored result
+    (``censored-result``: its row, marker, date and ``valueQuantity`` with the comparator,
+    canonical unit) and each input left unused (``ignored-input``: resource type, id,
+    code, reason)."""
+    out: list[dict[str, Any]] = []
+    for c in report.inputs.censored:
+        out.append({"url": FHIR_EXTENSION + "censored-result", "extension": [
+            {"url": "row", "valueString": c.row},
+            {"url": "marker", "valueCode": c.marker},
+            {"url": "date", "valueDate": c.date},
+            {"url": "value", "valueQuantity": {"value": c.value, "comparator": c.comparator,
+                                               "unit": c.unit, "system": UCUM,
+                                               "code": c.unit}}]})
+    for i in report.inputs.ignored:
+        parts = (("resourceType", i.resource_type), ("id", i.id), ("code", i.code),
+                 ("reason", i.reason))
+        out.append({"url": FHIR_EXTENSION + "ignored-input", "extension": [
+            {"url": k, "valueString": v} for k, v in parts if v]})  # FHIR: no empty strings
+    return out
+
+
 def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
                    issued: str | None = None) -> dict[str, Any]:
     """The report as a FHIR R4 Bundle (``collection``) with one ``DiagnosticReport``.
@@ -140,7 +162,8 @@ def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
         "conclusion": conclusion,
         "conclusionCode": codes,
         "extension": [{"url": FHIR_EXTENSION + "ruleset", "valueString": report.ruleset},
-                      {"url": FHIR_EXTENSION + "disclaimer", "valueString": disclaimer}],
+                      {"url": FHIR_EXTENSION + "disclaimer", "valueString": disclaimer},
+                      *_input_extensions(report)],
     }
     entries.append({"fullUrl": f"urn:boneturnover:DiagnosticReport/{dr['id']}",
                     "resource": dr})

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import DataError, InputError
+from ..files import load_toml_cached
 from ..knowledge.markers import loinc_valid
 from ..units import convert
 from .catalog import CATALOG, DRUGS
@@ -286,7 +287,7 @@ def fhir_bundle_to_patient(bundle: Any, label: str = "bundle") -> PatientRecord:
             else:
                 ignored.append(got)
         elif rt not in ("Specimen", "Medication"):
-            ignored.append({"resource": rid, "code": "", "reason":
+            ignored.append({"resource": rid, "code": _shown_code(r), "reason":
                             f"{rt} resources are not used by the engine"})
     pn = _Node(pr.value, f"Patient/{pid}")
     bd = pn.str("birthDate")
@@ -298,6 +299,20 @@ def fhir_bundle_to_patient(bundle: Any, label: str = "bundle") -> PatientRecord:
         magnesium_supplement_mg_d=_ext(pn, "magnesium-supplement-mg-d", "number"),
         measurements=tuple(meas), treatments=tuple(treats), ignored=tuple(ignored),
     )
+
+
+def _shown_code(r: _Node) -> str:
+    """The code of an unused resource as a report lists it (``code.coding`` code and
+    display, or ``code.text``); ``""`` when it has none or it is not a CodeableConcept."""
+    code = r.value.get("code")
+    if not isinstance(code, Mapping):
+        return ""
+    try:
+        cc = _Node(code, f"{r.where}.code")
+        shown_code = "; ".join(" ".join(x for x in (c, d) if x) for _, c, d in _codings(cc))
+        return shown_code or (cc.str("text") or "")
+    except DataError:  # a malformed element the engine does not use
+        return ""
 
 
 def _ignored(rid: str, code: str, reason: str) -> dict[str, str]:
@@ -430,7 +445,7 @@ def _rxnorm() -> Mapping[str, str]:
     text = resources.files("boneturnover.knowledge").joinpath("data", "drugs.toml").read_text(
         "utf-8")
     out = {}
-    for key, d in tomllib.loads(text).get("drugs", {}).items():
+    for key, d in load_toml_cached(text, "drugs.toml").get("drugs", {}).items():
         for code in d.get("rxnorm", ()):
             out[str(code)] = key
     return out

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .rules import Rule
 
 __all__ = ["Finding", "Report", "TimelineEvent", "MarkerSeries", "Course", "build_report",
+           "InputSummary", "IgnoredInput", "CensoredInput",
            "format_message", "code_title", "NUMBER_FIELDS", "CODE_TITLE", "SEVERITY_LABEL",
            "EVIDENCE_LABEL"]
 
@@ -30,7 +31,7 @@ __all__ = ["Finding", "Report", "TimelineEvent", "MarkerSeries", "Course", "buil
 NUMBER_FIELDS = ("baseline", "change_pct", "change_abs", "lsc_pct", "target", "days_on",
                  "nadir_days", "ref", "ref_low", "ref_high", "reference", "days_off",
                  "days_late", "interval_days", "grace_days", "ratio", "threshold", "ca_mg_d",
-                 "mg_mg_d", "egfr", "window_days")
+                 "mg_mg_d", "egfr", "window_days", "change_pct_min", "change_pct_max")
 _DATE_FIELDS = {"due_date": "due", "start_date": "start", "stop_date": "stop",
                 "last_dose": "last_dose", "holiday_start": "holiday_start",
                 "last_date": "last_day"}
@@ -60,7 +61,14 @@ _UI = {
            "row": "Source row", "event": "Event", "page": "Page",
            "generated": "boneturnover clinical report",
            "see_findings": "Sources of each statement: see Findings and sources.",
-           "findings_full": "Findings and sources"},
+           "findings_full": "Findings and sources",
+           "inputs": "Input summary",
+           "inputs_used": "Read: {m} result(s), {t} treatment course(s).",
+           "censored": "Censored results (the laboratory reported a bound)",
+           "no_censored": "No censored result.",
+           "ignored": "Not used (read from the input but not interpreted)",
+           "no_ignored": "Nothing in the input was left unused.",
+           "resource": "Resource", "reason": "Reason"},
     "zh": {"title": "骨转换标志物解读报告", "patient": "患者", "birth_date": "出生日期",
            "ruleset": "规则集",
            "today": "评估日期", "findings": "结论", "timeline": "时间线", "sources": "文献依据",
@@ -80,7 +88,14 @@ _UI = {
            "row": "来源行", "event": "事件", "page": "页",
            "generated": "boneturnover 临床报告",
            "see_findings": "各条结论的文献依据见“详细结论与文献依据”。",
-           "findings_full": "详细结论与文献依据"},
+           "findings_full": "详细结论与文献依据",
+           "inputs": "输入摘要",
+           "inputs_used": "已读取：检测结果{m}项，治疗疗程{t}个。",
+           "censored": "截尾结果（实验室仅报告界值）",
+           "no_censored": "无截尾结果。",
+           "ignored": "未使用的输入（已读取但未解读）",
+           "no_ignored": "输入内容均已使用。",
+           "resource": "资源", "reason": "原因"},
 }
 #: Severities as printed.
 SEVERITY_LABEL = {"en": {"alert": "alert", "warning": "warning", "info": "info"},
@@ -138,6 +153,7 @@ CODE_TITLE: dict[str, tuple[str, str]] = {
     "HYPERPARATHYROIDISM_PATTERN": ("Pattern of primary hyperparathyroidism",
                                     "符合原发性甲状旁腺功能亢进症表现"),
     "PTH_EVALUATED": ("Work-up of raised PTH", "PTH升高的进一步评估"),
+    "CENSORED_RESULT": ("Censored result: not concluded", "截尾结果：未作结论"),
 }
 _ROUTE = {"oral": "口服", "iv": "静脉", "sc": "皮下"}
 #: Codes left out of the summary's conclusion (shown elsewhere on the page).
@@ -169,6 +185,10 @@ class Finding:
     message : Text
         English and Simplified Chinese.
     sources : tuple of Citation
+    comparator : str or None
+        ``<``, ``<=``, ``>`` or ``>=`` when ``value`` is a censored result (the bound the
+        laboratory reported); then ``numbers`` has no ``change_pct`` but its bounds,
+        ``change_pct_max`` (the change lies below it) or ``change_pct_min`` (above it).
     """
 
     code: str
@@ -183,11 +203,13 @@ class Finding:
     numbers: Mapping[str, Any]
     message: Text
     sources: tuple[Citation, ...]
+    comparator: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code, "severity": self.severity, "rule_id": self.rule_id,
-            "marker": self.marker, "value": self.value, "unit": self.unit, "date": self.date,
+            "marker": self.marker, "value": self.value, "comparator": self.comparator,
+            "unit": self.unit, "date": self.date,
             "row": self.row, "drug": self.drug, "numbers": dict(self.numbers),
             "message": {"en": self.message.en, "zh": self.message.zh},
             "sources": [{"ref": c.ref, "evidence": c.evidence, "citation": _full(c, "en"),
@@ -223,6 +245,12 @@ class MarkerSeries:
     lsc_pct: float
     target: float | None = None
     label: Text | None = None
+    comparators: tuple[str, ...] = ()
+
+    def shown(self, i: int) -> str:
+        """Result ``i`` as printed: ``<30`` for a censored one, ``180`` for an exact one."""
+        comp = self.comparators[i] if self.comparators else ""
+        return f"{comp}{_fmt(self.values[i])}"
 
     def name(self, lang: str = "en") -> str:
         return self.label[lang] if self.label is not None else self.symbol
@@ -241,6 +269,76 @@ class Course:
 
 
 @dataclass(frozen=True)
+class IgnoredInput:
+    """Something the loader read but the engine does not use (a FHIR resource unrelated
+    to bone turnover, a result entered in error, a statement of a drug not taken)."""
+
+    resource_type: str
+    id: str
+    code: str
+    reason: str
+
+    @classmethod
+    def from_record(cls, d: Mapping[str, str]) -> IgnoredInput:
+        """From an entry of ``PatientRecord.ignored`` (``resource`` = ``Type/id``)."""
+        rtype, _, rid = str(d.get("resource", "")).partition("/")
+        return cls(rtype, rid, str(d.get("code", "")), str(d.get("reason", "")))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"resource_type": self.resource_type, "id": self.id, "code": self.code,
+                "reason": self.reason}
+
+    def label(self) -> str:
+        return f"{self.resource_type}/{self.id}" if self.id else self.resource_type
+
+
+@dataclass(frozen=True)
+class CensoredInput:
+    """A result reported as a bound (``<30 ng/L``): ``value`` in the canonical ``unit``."""
+
+    row: str
+    marker: str
+    date: str
+    comparator: str
+    value: float
+    unit: str
+    symbol: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "marker": self.marker, "symbol": self.symbol, "date": self.date,
+                "comparator": self.comparator, "value": self.value, "unit": self.unit}
+
+
+@dataclass(frozen=True)
+class InputSummary:
+    """What the report was based on: counts of results and courses read, the censored
+    results among them, and what the input held that was not used."""
+
+    n_measurements: int = 0
+    n_treatments: int = 0
+    censored: tuple[CensoredInput, ...] = ()
+    ignored: tuple[IgnoredInput, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"measurements": self.n_measurements, "treatments": self.n_treatments,
+                "censored": [c.to_dict() for c in self.censored],
+                "ignored": [i.to_dict() for i in self.ignored]}
+
+    def lines(self, lang: str) -> list[str]:
+        """The summary as text lines (text report)."""
+        ui = _UI[lang]
+        out = [ui["inputs_used"].format(m=self.n_measurements, t=self.n_treatments),
+               ui["censored"] + ("：" if lang == "zh" else ":")]
+        out += [f"  {c.date}  {c.symbol or c.marker} {c.comparator}{_fmt(c.value)} {c.unit}"
+                f"  [{c.row}]"
+                for c in self.censored] or [f"  {ui['no_censored']}"]
+        out.append(ui["ignored"] + ("：" if lang == "zh" else ":"))
+        out += [f"  {i.label()}" + (f" ({i.code})" if i.code else "") + f": {i.reason}"
+                for i in self.ignored] or [f"  {ui['no_ignored']}"]
+        return out
+
+
+@dataclass(frozen=True)
 class Report:
     """Interpretation of one patient (see :func:`boneturnover.clinical.interpret`)."""
 
@@ -252,6 +350,7 @@ class Report:
     series: tuple[MarkerSeries, ...] = field(default=())
     courses: tuple[Course, ...] = ()
     birth_date: str | None = None
+    inputs: InputSummary = field(default_factory=InputSummary)
 
     @property
     def codes(self) -> list[str]:
@@ -262,7 +361,8 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         return {"patient_id": self.patient_id, "ruleset": self.ruleset, "today": self.today,
-                "findings": [f.to_dict() for f in self.findings]}
+                "findings": [f.to_dict() for f in self.findings],
+                "inputs": self.inputs.to_dict()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2, allow_nan=False)
@@ -285,6 +385,8 @@ class Report:
             lines.append(ui["none"])
         lines += ["", ui["timeline"], "-" * len(ui["timeline"])]
         lines += [f"{e.date}  {e.label[lang]}  [{e.row}]" for e in self.timeline]
+        lines += ["", ui["inputs"], "-" * len(ui["inputs"])]
+        lines += self.inputs.lines(lang)
         lines += ["", ui["sources"], "-" * len(ui["sources"])]
         lines += _source_lines(self.all_sources(), lang)
         if plot_path:
@@ -355,7 +457,7 @@ class Report:
             + f" {msg(f)}</li>"
             for f in self.retests()) or f"<li>{e(ui['no_retest'])}</li>"
         latest = "".join(
-            f"<tr><td>{e(s.name(lang))}</td><td class='num'>{e(_fmt(s.values[-1]))} "
+            f"<tr><td>{e(s.name(lang))}</td><td class='num'>{e(s.shown(-1))} "
             f"{e(_unit(s.unit))}</td><td>{e(s.dates[-1])}</td><td>"
             + (e(f"{_fmt(s.ri_low)}–{_fmt(s.ri_high)}") if s.ri_low is not None
                and s.ri_high is not None else "—")
@@ -399,11 +501,31 @@ class Report:
         timeline = (f"<section class='timeline'><h2>{e(ui['timeline'])}</h2><table class='grid'>"
                     f"<tr><th>{e(ui['date'])}</th><th>{e(ui['event'])}</th>"
                     f"<th>{e(ui['row'])}</th></tr>{tl}</table></section>")
+        inp = self.inputs
+        cens = "".join(
+            f"<tr><td>{e(c.date)}</td><td>{e(self._marker_name(c.marker, lang))}</td>"
+            f"<td class='num'>{e(c.comparator + _fmt(c.value))} {e(_unit(c.unit))}</td>"
+            f"<td><code>{e(c.row)}</code></td></tr>" for c in inp.censored)
+        ign = "".join(
+            f"<tr><td><code>{e(i.label())}</code></td><td>{e(i.code)}</td>"
+            f"<td>{e(i.reason)}</td></tr>" for i in inp.ignored)
+        inputs = (
+            f"<section class='inputs'><h2>{e(ui['inputs'])}</h2>"
+            f"<p>{e(ui['inputs_used'].format(m=inp.n_measurements, t=inp.n_treatments))}</p>"
+            f"<h3>{e(ui['censored'])}</h3>"
+            + (f"<table class='grid censored'><tr><th>{e(ui['date'])}</th>"
+               f"<th>{e(ui['marker'])}</th><th>{e(ui['value'])}</th><th>{e(ui['row'])}</th>"
+               f"</tr>{cens}</table>" if cens else f"<p>{e(ui['no_censored'])}</p>")
+            + f"<h3>{e(ui['ignored'])}</h3>"
+            + (f"<table class='grid ignored'><tr><th>{e(ui['resource'])}</th>"
+               f"<th>{e(ui['code'])}</th><th>{e(ui['reason'])}</th></tr>{ign}</table>"
+               if ign else f"<p>{e(ui['no_ignored'])}</p>")
+            + "</section>")
         src = "".join(f"<li>{e(x)}</li>" for x in _source_lines(self.all_sources(), lang))
         return (
             f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
             f"<meta charset='utf-8'><title>{e(ui['title'])} · {e(self.patient_id)}</title>"
-            f"<style>{_CSS}</style></head><body>{summary}{findings}{img}{timeline}"
+            f"<style>{_CSS}</style></head><body>{summary}{findings}{img}{timeline}{inputs}"
             f"<section class='sources'><h2>{e(ui['sources'])}</h2><ol>{src}</ol></section>"
             f"<footer>{e(ui['generated'])} · {e(self.patient_id)} · {e(self.today)}</footer>"
             "</body></html>\n"
@@ -538,6 +660,9 @@ def format_message(rule: Rule, row: Mapping[str, Any], ctx: Context, lang: str) 
     unit = cat[mid].display_unit if mid in cat else ""
     na = _NA[lang]
     fields: dict[str, str] = {}
+    comps = {"value": _text(row.get("comparator")),
+             "baseline": _text(row.get("baseline_comparator")),
+             "reference": _text(row.get("reference_comparator"))}
     fields["marker"] = cat[mid].symbol if mid in cat else na
     fields["row"] = str(row["source"]) if isinstance(row.get("source"), str) else na
     d = _num(row.get("day"))
@@ -555,10 +680,18 @@ def format_message(rule: Rule, row: Mapping[str, Any], ctx: Context, lang: str) 
             s = f"{s} {unit}"
         if k == "egfr":
             s = f"{s} mL/min/1.73 m²"
-        fields[k] = s
+        fields[k] = comps.get(k, "") + s
     for k in ("change_pct", "lsc_pct"):
         v = _num(row.get(k))
         fields[k] = na if v is None else (f"{v:+.0f}%" if k == "change_pct" else f"{v:.0f}%")
+    if _num(row.get("change_pct")) is None:
+        bound = _change_bound(_num(row.get("change_pct_min")), _num(row.get("change_pct_max")),
+                              lang)
+        fields["change_pct"] = bound or fields["change_pct"]
+    fields["change_pct_min"] = fields["change_pct_max"] = fields["change_pct"]
+    about = _text(row.get("about"))
+    fields["about"] = ("、" if lang == "zh" else "; ").join(
+        code_title(c, lang) for c in about.split(",")) if about else na
     for k in ("days_on", "nadir_days", "days_off", "days_late", "interval_days", "grace_days",
               "window_days"):
         v = _num(row.get(k))
@@ -580,8 +713,34 @@ def format_message(rule: Rule, row: Mapping[str, Any], ctx: Context, lang: str) 
     return rule.message[lang].format_map(fields)
 
 
-def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Rule]) -> Report:
-    """Turn the findings rows of patient ``pid`` into a :class:`Report`."""
+def _text(x: Any) -> str:
+    return x if isinstance(x, str) else ""
+
+
+#: How the bound of a change from a censored result reads (rounded outwards, so that it
+#: stays true: a change below -93.3% is "a decrease of at least 93%").
+_BOUND = {"en": {"dec_least": "a decrease of at least {n}%", "below": "less than {n:+d}%",
+                 "inc_more": "an increase of more than {n}%", "above": "more than {n:+d}%"},
+          "zh": {"dec_least": "降幅至少{n}%", "below": "低于{n:+d}%",
+                 "inc_more": "升幅超过{n}%", "above": "高于{n:+d}%"}}
+
+
+def _change_bound(low: float | None, high: float | None, lang: str) -> str:
+    """The change of a censored pair as its bound in words; ``""`` when none is known."""
+    t = _BOUND[lang]
+    if high is not None:
+        return (t["dec_least"].format(n=math.floor(-high)) if high <= 0
+                else t["below"].format(n=math.ceil(high)))
+    if low is not None:
+        return (t["inc_more"].format(n=math.floor(low)) if low >= 0
+                else t["above"].format(n=math.floor(low)))
+    return ""
+
+
+def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Rule],
+                 ignored: Sequence[Mapping[str, str]] = ()) -> Report:
+    """Turn the findings rows of patient ``pid`` into a :class:`Report`; ``ignored`` is
+    what the loader read but did not use (``PatientRecord.ignored``)."""
     t = ctx.tables
     cat = ctx.catalog
     findings = []
@@ -603,7 +762,7 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
             numbers=numbers,
             message=Text(format_message(rule, row, ctx, "en"),
                          format_message(rule, row, ctx, "zh")),
-            sources=rule.cite,
+            sources=rule.cite, comparator=_text(row.get("comparator")) or None,
         ))
     pat = t.patients[t.patients["pid"] == pid]
     meas = ctx.meas[ctx.meas["pid"] == pid]
@@ -611,7 +770,7 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
     events = []
     for r in meas.itertuples():
         m = cat[r.marker]
-        label = f"{m.symbol} {_fmt(r.value)} {m.display_unit}"
+        label = f"{m.symbol} {r.comparator}{_fmt(r.value)} {m.display_unit}"
         events.append(TimelineEvent(day_to_iso(r.day), "measurement", Text(label, label), r.source))
     courses = []
     for r in treat.itertuples():
@@ -647,14 +806,22 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
             baseline=base, baseline_date=None if bday is None else day_to_iso(bday),
             lsc_pct=float(info.loc[mid, "lsc_pct"]),
             target=target.value if (target := ctx.ruleset.targets.get(mid)) else None,
-            label=_marker_label(m),
+            label=_marker_label(m), comparators=tuple(g["comparator"].fillna("")),
         ))
     birth = _num(pat["birth_day"].iloc[0]) if "birth_day" in pat else None
+    cens = meas[meas["comparator"].fillna("") != ""]
+    inputs = InputSummary(
+        n_measurements=len(meas), n_treatments=len(treat),
+        censored=tuple(CensoredInput(str(r.source), str(r.marker), day_to_iso(r.day),
+                                     str(r.comparator), float(r.value),
+                                     cat[r.marker].display_unit, cat[r.marker].symbol)
+                       for r in cens.itertuples()),
+        ignored=tuple(IgnoredInput.from_record(d) for d in ignored))
     return Report(
         patient_id=str(pat["patient_id"].iloc[0]), ruleset=ctx.ruleset.id,
         today=day_to_iso(t.today), findings=tuple(findings), timeline=tuple(events),
         series=tuple(series), courses=tuple(courses),
-        birth_date=None if birth is None else day_to_iso(birth),
+        birth_date=None if birth is None else day_to_iso(birth), inputs=inputs,
     )
 
 

@@ -32,17 +32,19 @@ from ..knowledge.drugs import parse_duration_h
 from ..knowledge.markers import KnowledgeBaseError, MarkerCatalog
 from .catalog import DRUGS
 from .conditions import (
+    CENSORED,
     KINDS,
     Context,
     _check_classes,
     _check_latest_all,
     _check_latest_value,
     _check_markers,
-    _compare,
     _empty,
     _g,
     _kind,
     _require,
+    interval_compare,
+    value_bounds,
 )
 
 __all__ = ["SAFETY_KINDS", "PTH_PATTERNS"]
@@ -85,7 +87,7 @@ def _keep(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 _COURSE = ("drug", "source", "start")
-_RESULT = ("marker", "value", "day", "source")
+_RESULT = ("marker", "value", "day", "source", "comparator", CENSORED)
 
 
 def _days(text: str, where: str) -> float:
@@ -322,9 +324,11 @@ def lab_on_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     c = _open_courses(ctx, params)
     lat = ctx.latest[ctx.latest["marker"] == params["marker"]]
     r = ctx.ref_series(lat["marker"], params["ref"])
-    lat = lat[_compare(lat["value"], params["op"], r).fillna(False).astype(bool)]
-    lat = lat.assign(ref=r[lat.index])
-    cols = ["pid", "marker", "value", "day", "source", "ref"]
+    yes, no = interval_compare(*value_bounds(lat["value"], lat["comparator"]), params["op"], r)
+    undecided = ~yes & ~no & r.notna().to_numpy()
+    lat = lat[yes | undecided].assign(ref=r[yes | undecided], **{CENSORED: undecided[
+        yes | undecided]})
+    cols = ["pid", "marker", "value", "day", "source", "ref", "comparator", CENSORED]
     j = c[["pid", "drug", "start", "last_dose", "interval_days"]].merge(lat[cols], on="pid")
     # next dose: last dose + interval; without a recorded last dose, the next date of the
     # schedule from the start on or after today
@@ -350,6 +354,25 @@ def next_dose(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 
 
 # -- PTH with calcium, vitamin D and eGFR ------------------------------------------------
+
+
+def _representative(values: pd.Series, comparators: pd.Series, limits: list[float],
+                    ) -> pd.Series:
+    """Values to classify against ``limits``: an exact result as it is; a censored one by
+    a value of its interval when the whole interval lies on one side of every limit, else
+    NaN (not known, as if not measured)."""
+    lo, hi, lo_open, hi_open = value_bounds(values, comparators)
+    one_side = np.ones(len(values), dtype=bool)
+    for lim in limits:
+        inside = ((lo < lim) & (hi > lim)) | ((lo == lim) & ~lo_open & (hi > lim)) | (
+            (hi == lim) & ~hi_open & (lo < lim))
+        one_side &= ~inside
+    censored = (comparators != "").to_numpy()
+    stand_in = np.where(np.isinf(hi), lo * 2.0 + 1.0, (lo + hi) / 2.0)
+    v = values.to_numpy(dtype=float)
+    out = np.where(censored, np.where(one_side, stand_in, np.nan), v)
+    return pd.Series(out, index=values.index)
+
 
 #: Markers :func:`pth_pattern` reads and the catalogue reference each is compared with.
 _PTH_REFS = {"PTH": ("ri_low", "ri_high"), "CA": ("ri_low", "ri_high"),
@@ -392,10 +415,14 @@ def pth_pattern(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
         x = lat[lat["marker"] == mid].set_index("pid")
         x = x.reindex(out.index)
         near = (x["day"] - out["day"]).abs() <= params["max_days_apart"]
-        vals[mid] = x["value"].where(near)
+        comp = x["comparator"].fillna("")
+        shown_v = x["value"].where(near)
+        vals[mid] = _representative(shown_v, comp, [
+            float(cat[mid].reference_value(r)) for r in _PTH_REFS[mid] if r is not None])
         sym, unit = cat[mid].symbol, cat[mid].display_unit
-        texts.append(vals[mid].map(lambda v, s=sym, u=unit: np.nan if pd.isna(v)
-                                   else f"{s} {_g(v)} {u}"))
+        texts.append(pd.Series([np.nan if pd.isna(v) else f"{sym} {c}{_g(v)} {unit}"
+                                for v, c in zip(shown_v, comp, strict=True)],
+                               index=shown_v.index, dtype=object))
 
     def ref(mid: str, i: int) -> float:
         v = cat[mid].reference_value(_PTH_REFS[mid][i])

@@ -31,7 +31,7 @@ import pandas as pd
 from ..errors import InputError, UnitError
 from ..knowledge.drugs import ROUTES, DrugCatalog, parse_duration_h
 from ..knowledge.markers import MarkerCatalog
-from ..units import parse_ucum
+from ..units import check_ucum
 
 __all__ = ["Tables", "RAW_COLUMNS", "LIMITS", "Limit", "COMPARATORS", "normalise", "to_day",
            "day_to_iso", "empty_raw", "split_comparator"]
@@ -495,7 +495,7 @@ def normalise(
         if u is None or (isinstance(u, float) and np.isnan(u)) or not str(u).strip():
             continue
         try:
-            parse_ucum(str(u).strip())
+            check_ucum(str(u).strip())
             dose_mg[i] = dose[i] * _mg_factor(str(u).strip())
         except UnitError as exc:
             err.rows.append((str(tr["patient_id"][i]), str(tr["source"][i]), "dose_unit",

@@ -28,7 +28,6 @@ Examples
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -37,6 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import DataError, InputError
+from ..files import load_toml_cached
 from ..units import parse_amount, parse_duration_h
 from .markers import (
     EVIDENCE_LEVELS,
@@ -496,4 +496,4 @@ def drug_catalog_from_dict(data: Mapping[str, Any]) -> DrugCatalog:
 def drug_catalog() -> DrugCatalog:
     """The packaged drug catalogue, read on first use."""
     text = resources.files(__package__).joinpath("data", _FILE).read_text(encoding="utf-8")
-    return drug_catalog_from_dict(tomllib.loads(text))
+    return drug_catalog_from_dict(load_toml_cached(text, _FILE))

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
@@ -36,6 +35,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import DataError, InputError, UnitError
+from ..files import load_toml_cached
 from .sources import Fact, cite, resolve
 
 __all__ = [
@@ -723,7 +723,7 @@ def marker_catalog_from_dict(data: Mapping[str, Any]) -> MarkerCatalog:
 @cache
 def _data() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("data", _FILE).read_text("utf-8")
-    return tomllib.loads(text)
+    return load_toml_cached(text, _FILE)
 
 
 @cache

@@ -15,7 +15,6 @@ True
 from __future__ import annotations
 
 import difflib
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import ScenarioError
+from ..files import load_toml_cached
 
 __all__ = ["Regimen", "regimen", "regimens", "regimen_names"]
 
@@ -41,7 +41,7 @@ class Regimen:
 def regimens() -> MappingProxyType[str, Regimen]:
     """Every named regimen, read on first use."""
     text = resources.files(__package__).joinpath("data/regimens.toml").read_text("utf-8")
-    data = tomllib.loads(text)["regimens"]
+    data = load_toml_cached(text, "regimens.toml")["regimens"]
     return MappingProxyType({
         name: Regimen(name=name, label=entry["label"], source=entry["source"],
                       dose=tuple(MappingProxyType(dict(d)) for d in entry["dose"]))

@@ -33,6 +33,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ..errors import DataError, InputError
+from ..files import load_toml_cached
 
 __all__ = ["Fact", "Reference", "Section", "LANGS", "EVIDENCE", "facts", "references",
            "bibliographies", "resolve", "cite", "render_sources", "fact_ids", "all_sources",
@@ -174,7 +175,7 @@ def _lang(lang: str) -> str:
 
 def _read(res: Traversable, where: str) -> dict[str, Any]:
     try:
-        return tomllib.loads(res.read_text(encoding="utf-8"))
+        return load_toml_cached(res.read_text(encoding="utf-8"), where)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise DataError(f"{where}: cannot be read: {exc}") from exc
 
