@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ScenarioError, UnitError
 from .limits import MAX_DOSES_PER_SUBJECT, MIN_DOSE_INTERVAL_H, check
@@ -62,6 +62,9 @@ class Dose:
     skip
         Indices (0-based) of administrations in the series that are not taken
         (missed doses, adherence).
+    target
+        The dose target when it is not one of the bundled :data:`COMPARTMENTS` (a module
+        added with :meth:`~boneturnover.model.system.BoneModel.with_modules`).
     """
 
     compartment: str
@@ -74,9 +77,16 @@ class Dose:
     duration_h: float | None = None
     factor: float = 1.0
     skip: frozenset[int] = frozenset()
+    target: DoseTarget | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def dose_target(self) -> DoseTarget:
+        """Where the dose goes: state, unit, molar mass, per-subject factors."""
+        return self.target if self.target is not None else COMPARTMENTS[self.compartment]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.compartment, str) or self.compartment not in COMPARTMENTS:
+        if self.target is None and (not isinstance(self.compartment, str)
+                                    or self.compartment not in COMPARTMENTS):
             shown = self.compartment if isinstance(self.compartment, str) else "a non-text value"
             raise ScenarioError(
                 f"dose target {shown!r} is unknown; expected one of "
@@ -107,7 +117,7 @@ class Dose:
 
     def amount_in_state_unit(self) -> float:
         """Amount per administration in the target state's unit (before bioavailability)."""
-        comp = COMPARTMENTS[self.compartment]
+        comp = self.dose_target
         try:
             return convert(self.amount, self.unit, comp.unit,
                            molar_mass_g_mol=comp.molar_mass_g_mol)
@@ -167,7 +177,7 @@ def realize(doses: list[Dose], end_h: float, record: dict[str, float], state_ind
     """
     rows: list[tuple[float, int, int, float]] = []
     for dose in doses:
-        comp = COMPARTMENTS[dose.compartment]
+        comp = dose.dose_target
         f = dose.factor
         for name in comp.factors:
             f *= float(record[name])

@@ -113,8 +113,9 @@ class HistoryCache:
     A history depends only on the values of the record fields named by
     :attr:`~boneturnover.model.spec.ModelSpec.untreated_parameter_names`, the age at the
     start of the history (``age0_y``), the menopause age, the magnesium intake during the
-    history, the model (states, reference state, tolerance) and the history's length; drug
-    parameters act only through drug states, which are zero without a dose. Thread-safe.
+    history, the model (its generated equations, states, reference state, tolerance) and
+    the history's length; drug parameters act only through drug states, which are zero
+    without a dose. Thread-safe.
 
     Parameters
     ----------
@@ -134,7 +135,8 @@ class HistoryCache:
         fields = [*model.spec.untreated_parameter_names, "age0_y", "menopause_age_y"]
         head = np.concatenate([
             np.array([model.rtol, float(history_h), float(len(model.spec.states))]),
-            model.y_ref, model.atol]).tobytes() + ",".join(fields).encode()
+            model.y_ref, model.atol]).tobytes() + ",".join(fields).encode() + (
+            model.generated.__name__.encode())  # the equations: hashed modules
         values = np.ascontiguousarray(np.stack([records[f] for f in fields], axis=1))
         return [head + row.tobytes() for row in values]
 

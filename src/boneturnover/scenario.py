@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import Any
 
 from . import limits
-from .dosing import Dose, parse_duration_h
+from .dosing import COMPARTMENTS, Dose, parse_duration_h
 from .drugs.treatments import Treatment, check_dose_records, parse_treatments
 from .errors import ScenarioError
 from .knowledge.regimens import regimen
-from .model.spec import load_model
+from .model.spec import ModelSpec, load_model
 from .units import DAYS_PER_YEAR, parse_amount
 
 HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
@@ -161,7 +161,8 @@ def _parse_amount(text: Any, where: str) -> tuple[float, str]:
     return parse_amount(text, f"{where}: amount", error=ScenarioError)
 
 
-def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario:
+def scenario_from_dict(data: dict[str, Any], name: str = "scenario",
+                       spec: ModelSpec | None = None) -> Scenario:
     """Validate a parsed scenario mapping and build a :class:`Scenario`.
 
     Parameters
@@ -170,6 +171,9 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         The keys of a scenario TOML file (see the module docstring).
     name
         The scenario's name (reports), unless ``data`` has ``name``.
+    spec
+        The model whose parameters and dose targets the scenario may name (default: the
+        bundled model; pass ``BoneModel.with_modules(...).spec`` for added modules).
 
     Raises
     ------
@@ -223,7 +227,7 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
     if "name" in data and not isinstance(data["name"], str):
         raise ScenarioError(f"name = {_show(data['name'])} must be a text, e.g. "
                             "name = 'denosumab 10 years'")
-    spec = load_model()
+    spec = spec or load_model()
     params: dict[str, float] = {}
     raw_params = data.get("parameters", {})
     if not isinstance(raw_params, dict):
@@ -274,9 +278,11 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
         count = d.get("count")
         if count is not None and (isinstance(count, bool) or not isinstance(count, int)):
             raise ScenarioError(f"{where}: count {_show(count)} must be an integer")
+        extra = None if d["compartment"] in COMPARTMENTS else spec.dose_targets.get(
+            d["compartment"])
         try:
             doses.append(Dose(
-                compartment=d["compartment"], amount=amount, unit=unit,
+                compartment=d["compartment"], amount=amount, unit=unit, target=extra,
                 time_h=parse_duration_h(d.get("time", "0 d"), f"{where}.time"),
                 every_h=None if "every" not in d else parse_duration_h(d["every"],
                                                                         f"{where}.every"),
@@ -300,8 +306,8 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario") -> Scenario
                     treatments=treatments, warnings=tuple(warnings))
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario TOML file.
+def load_scenario(path: str | Path, spec: ModelSpec | None = None) -> Scenario:
+    """Read and validate a scenario TOML file (``spec``: as :func:`scenario_from_dict`).
 
     Raises
     ------
@@ -333,4 +339,4 @@ def load_scenario(path: str | Path) -> Scenario:
     except ValueError as exc:  # e.g. an integer of thousands of digits
         raise ScenarioError(f"scenario file {str(p)!r} holds a value that cannot be read: "
                             f"{str(exc)[:120]}") from None
-    return scenario_from_dict(data, name=p.stem)
+    return scenario_from_dict(data, name=p.stem, spec=spec)

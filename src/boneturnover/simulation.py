@@ -157,7 +157,7 @@ def simulate(
         the scenario's values for that subject.
     model
         Engine to use (default: the one set by :func:`use_model`, else the shared
-        model at rtol 1e-6).
+        model at its default tolerance).
     throw
         Raise :class:`SolverError` if any subject fails; otherwise report it in
         ``status`` and ``reasons`` and leave that subject's outputs NaN.

@@ -4,24 +4,23 @@ from __future__ import annotations
 
 import math
 import tomllib
-from importlib import resources
 
 import pandas as pd
 import pytest
 
 import boneturnover as bt
 from boneturnover.errors import InputError, ScenarioError
+from boneturnover.model.assembly import BUNDLED_MODULES, MODULE_DIR
 from boneturnover.model.spec import BOUND_KINDS, Bounds, load_model
 from boneturnover.validation.commands import parse_overrides
 
-LIBRARY = ("peterson_riggs", "drugs", "magnesium")
 PATIENT = {"age": 60, "menopause_age": 51}
 
 
 def _declared():
-    for name in LIBRARY:
-        text = resources.files("boneturnover.model.library").joinpath(f"{name}.toml")
-        for key, entry in tomllib.loads(text.read_text(encoding="utf-8"))["parameters"].items():
+    for name in BUNDLED_MODULES:
+        text = (MODULE_DIR / f"{name}.toml").read_text(encoding="utf-8")
+        for key, entry in tomllib.loads(text).get("parameters", {}).items():
             yield name, key, entry
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from boneturnover.errors import InputError
 from boneturnover.model import commands
+from boneturnover.model.assembly import BUNDLED_MODULES, MODULE_DIR
 from boneturnover.model.equations import make_records
 from boneturnover.model.spec import Parameter, _parse, load_model
 
@@ -22,7 +23,8 @@ MAX_METHOD = 300
 DEVELOPMENT = r"\bsessions?\b|\bissues?\b|\btickets?\b|must-hold|this machine|\d[- ]cores?\b"
 HISTORY = re.compile(DEVELOPMENT + r"|\bwas\b|re-chosen|calibrat|set by hand", re.IGNORECASE)
 NEVER = re.compile(DEVELOPMENT, re.IGNORECASE)
-MODEL_FILES = ("peterson_riggs", "drugs", "magnesium")
+MODEL_FILES = ("peterson_riggs", "drugs", "magnesium")  # bibliographies
+MODULE_FILES = [MODULE_DIR / f"{name}.toml" for name in BUNDLED_MODULES]
 
 
 @pytest.fixture(scope="module")
@@ -69,20 +71,19 @@ def test_known_calibrations_are_exposed(spec):
 
 
 def test_model_data_speak_of_the_model_not_its_development():
-    for name in MODEL_FILES:
-        text = resources.files("boneturnover.model.library").joinpath(f"{name}.toml").read_text(
-            encoding="utf-8")
+    lib = resources.files("boneturnover.model.library")
+    files = [lib.joinpath(f"{name}.toml") for name in MODEL_FILES] + MODULE_FILES
+    for path in files:
+        text = path.read_text(encoding="utf-8")
         for n, line in enumerate(text.splitlines(), 1):
-            assert not NEVER.search(line), f"{name}.toml:{n}: {line[:120]}"
+            assert not NEVER.search(line), f"{path.name}:{n}: {line[:120]}"
 
 
 def test_model_loads_identically_with_the_metadata(spec):
     """The new fields are metadata: the values are the TOML literals, the record unchanged."""
-    lib = resources.files("boneturnover.model.library")
     raw = {}
-    for name in MODEL_FILES:
-        raw.update(tomllib.loads(lib.joinpath(f"{name}.toml").read_text(encoding="utf-8"))
-                   ["parameters"])
+    for path in MODULE_FILES:
+        raw.update(tomllib.loads(path.read_text(encoding="utf-8")).get("parameters", {}))
     assert set(raw) == set(spec.parameter_names)
     for p in spec.parameters:
         assert p.value == float(raw[p.name]["value"]), p.name

@@ -1,9 +1,11 @@
 """Model specification as data: states, parameters and their sources.
 
-A model is declared once in a TOML file under ``model/library/``; this module
-reads it into small immutable records. The equations (``equations.py``) read
-parameters by name from a NumPy structured record built from this spec, so a
-parameter exists in exactly one place with its value, unit and source.
+A model is declared by a TOML file under ``model/library/`` that names its modules
+(``model/modules/*.toml``, each with its states, parameters, dose targets and
+equations) and its bibliographies; this module reads the states, parameters and dose
+targets into small immutable records. The generated equations read parameters by name
+from a NumPy structured record built from this spec, so a parameter exists in exactly
+one place with its value, unit and source.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -429,25 +432,42 @@ def _parse(data: dict[str, Any], origin: str) -> ModelSpec:
 
 
 @cache
-def load_model(name: str = "peterson_riggs") -> ModelSpec:
+def load_model(name: str = "peterson_riggs", extra_modules: tuple[str, ...] = ()) -> ModelSpec:
     """Load a bundled model specification by name.
 
     Parameters
     ----------
     name
         File stem under ``boneturnover/model/library`` (default ``"peterson_riggs"``).
+    extra_modules
+        Paths of further module files (a new drug, say) whose states, parameters, sources
+        and dose targets are merged after the bundled modules'.
     """
     res = resources.files("boneturnover.model.library").joinpath(f"{name}.toml")
     if not res.is_file():
         raise InputError(f"unknown model {name!r}; bundled: peterson_riggs")
     with res.open("rb") as fh:
         data = tomllib.load(fh)
-    # A model may be split into modules (drugs, magnesium, ...): files listed in
-    # `modules` add their sources, states, parameters and dose targets in order.
+    # The bibliography files add sources only; the modules (model/modules/*.toml, in
+    # order) add their states, parameters and dose targets (their equations are read by
+    # boneturnover.model.assembly).
+    for bib in data.get("bibliographies", []):
+        bres = resources.files("boneturnover.model.library").joinpath(f"{bib}.toml")
+        if not bres.is_file():
+            raise InputError(f"{name}.toml: bibliography {bib!r} has no file {bib}.toml")
+        with bres.open("rb") as fh:
+            _merge(data, {"sources": tomllib.load(fh).get("sources", {})}, f"{bib}.toml")
     for module in data.get("modules", []):
-        mres = resources.files("boneturnover.model.library").joinpath(f"{module}.toml")
+        mres = resources.files("boneturnover.model").joinpath("modules", f"{module}.toml")
         if not mres.is_file():
-            raise InputError(f"{name}.toml: module {module!r} has no file {module}.toml")
+            raise InputError(f"{name}.toml: module {module!r} has no file "
+                             f"modules/{module}.toml")
         with mres.open("rb") as fh:
             _merge(data, tomllib.load(fh), f"{module}.toml")
+    for path in extra_modules:
+        try:
+            extra = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise InputError(f"module file {path}: cannot be read ({exc})") from None
+        _merge(data, extra, Path(path).name)
     return _parse(data, f"{name}.toml")

@@ -16,15 +16,17 @@ from types import ModuleType
 
 import numpy as np
 
+from ..errors import ModelError
 from ..solve import binding
 from ..solve.results import Status
 from ..solve.sparse import lu_plan
 from . import codegen
-from .assembly import AssembledModel, assemble
-from .equations import S, make_records
+from .assembly import COVARIATES, AssembledModel, Module, assemble, bundled_modules, load_module
+from .equations import S
 from .spec import ModelSpec, load_model
 
-__all__ = ["BoneModel", "EventTable", "get_model", "kernel", "compiled", "assembled"]
+__all__ = ["BoneModel", "EventTable", "get_model", "kernel", "compiled", "assembled",
+           "DEFAULT_RTOL"]
 
 @dataclass(frozen=True)
 class EventTable:
@@ -67,6 +69,9 @@ class EventTable:
 
 
 _LIBRARY = Path(__file__).parent / "library"
+#: Default relative tolerance: what the outputs need (markers and BMD within 1e-4 relative
+#: of a solve at rtol 1e-10 on the benchmark cases; measured in docs/ENGINE.md).
+DEFAULT_RTOL = 3e-5
 
 
 @cache
@@ -101,16 +106,36 @@ class BoneModel:
     spec
         Model specification (default: the bundled ``peterson_riggs``).
     rtol
-        Relative tolerance of the integrator (default 1e-6).
+        Relative tolerance of the integrator (default :data:`DEFAULT_RTOL`, 3e-5: markers
+        and BMD then agree within 1e-4 relative with a solve at rtol 1e-10,
+        ``tests/model/test_tolerance.py`` and docs/ENGINE.md).
+    modules
+        The modules to assemble (default: the bundled ones); see :meth:`with_modules`.
     """
 
-    def __init__(self, spec: ModelSpec | None = None, *, rtol: float = 1e-6) -> None:
+    def __init__(self, spec: ModelSpec | None = None, *, rtol: float | None = None,
+                 modules: tuple[Module, ...] | None = None) -> None:
         self.spec = spec or load_model("peterson_riggs")
-        self.rtol = float(rtol)
+        self.rtol = float(DEFAULT_RTOL if rtol is None else rtol)
+        if modules is None or tuple(modules) == bundled_modules():
+            self.modules = bundled_modules()
+            self.assembly = assembled()
+            self.generated = compiled()
+            self.kernel = kernel()
+        else:
+            self.modules = tuple(modules)
+            self.assembly = assemble(self.spec.state_names, self.spec.parameter_names,
+                                     self.modules)
+            self.generated = codegen.load(self.assembly, sorted(_LIBRARY.glob("*.toml")))
+            self.kernel = binding.bind(self.generated.__name__,
+                                       [Path(self.generated.__file__)])
+        if self.assembly.states != self.spec.state_names:
+            raise ModelError("the specification's states differ from the assembled modules'")
+        self._dtype = np.dtype([(n, np.float64) for n in self.assembly.record_fields])
         y_ref = self.spec.initial_state()
         self.y_ref = y_ref
-        # absolute tolerance and Jacobian scale per state: from its nominal size
-        # (declared per state: `scale` for states whose reference value is zero)
+        # absolute tolerance per state: from its nominal size (declared per state:
+        # `scale` for states whose reference value is zero)
         nominal = np.where(y_ref > 0, y_ref, 1.0)
         for st in self.spec.states:
             if st.scale is not None:
@@ -119,13 +144,31 @@ class BoneModel:
         self.atol = 1e-3 * self.rtol * nominal
         # the steady state is solved over the states declared `steady` (the default)
         self.free = np.array([st.steady for st in self.spec.states])
-        self.pattern = np.asarray(compiled().PATTERN, dtype=bool)
+        self.pattern = np.asarray(self.generated.PATTERN, dtype=bool)
         self.lu = lu_plan(self.pattern)
+
+    @classmethod
+    def with_modules(cls, *paths: str | Path, rtol: float | None = None) -> BoneModel:
+        """The bundled model plus further module files (a new drug, say).
+
+        Each file declares its states, parameters, dose targets and equations, and acts on
+        the others through their hooks (docs/ARCHITECTURE.md, "Adding a drug"). Its
+        states come after the bundled ones, so their indices do not move.
+        """
+        files = tuple(str(Path(p).resolve()) for p in paths)
+        spec = load_model("peterson_riggs", extra_modules=files)
+        extra = tuple(load_module(p) for p in files)
+        return cls(spec, rtol=rtol, modules=bundled_modules() + extra)
 
     # ----------------------------------------------------------------------------------
     def records(self, n: int = 1) -> np.ndarray:
         """``n`` parameter records with the spec's values (derived fields not yet filled)."""
-        return make_records(n, self.spec)
+        rec = np.zeros(n, dtype=self._dtype)
+        for p in self.spec.parameters:
+            rec[p.name] = p.value
+        for name, default, _unit, _meaning in COVARIATES:
+            rec[name] = default
+        return rec
 
     def prepare(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fill derived fields and solve each subject's premenopausal steady state.
@@ -137,7 +180,7 @@ class BoneModel:
         y0s = np.tile(self.y_ref, (n, 1))
         status = np.zeros(n, np.int64)
         for i in range(n):
-            derive = compiled().derive
+            derive = self.generated.derive
             derive(records[i], self.y_ref)
             y0s[i, S.urine_ca_cum_mmol] = 0.0
             y0s[i, S.ca_absorbed_cum_mmol] = 0.0
@@ -149,7 +192,7 @@ class BoneModel:
             # the subject's own intake applies from the start of the simulated history
             saved_mg = records[i]["mg_intake_mg_day"]
             records[i]["mg_intake_mg_day"] = records[i]["mg_intake_ref_mg_day"]
-            ok = kernel().steady_state(records[i], y0s[i], self.free, 1e-13, 50)
+            ok = self.kernel.steady_state(records[i], y0s[i], self.free, 1e-13, 50)
             records[i]["mg_intake_mg_day"] = saved_mg
             records[i]["menopause_age_y"] = saved
             derive(records[i], self.y_ref)
@@ -178,7 +221,7 @@ class BoneModel:
         y = np.zeros((n, t_out_h.shape[0], y0s.shape[1]))
         stats = np.zeros((n, 4))
         status = np.zeros(n, np.int64)
-        kernel().solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
+        self.kernel.solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
                              events.state, events.value, events.ptr, t_start, t_out_h,
                              self.rtol, self.atol, *self.lu.arrays(), max_steps, y, stats,
                              status)
@@ -186,6 +229,6 @@ class BoneModel:
 
 
 @cache
-def get_model(rtol: float = 1e-6) -> BoneModel:
+def get_model(rtol: float | None = None) -> BoneModel:
     """Shared :class:`BoneModel` instance for a tolerance."""
     return BoneModel(rtol=rtol)
