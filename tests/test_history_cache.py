@@ -8,7 +8,7 @@ import pytest
 
 import boneturnover as bt
 from boneturnover.model.equations import HOURS_PER_YEAR
-from boneturnover.model.outputs import OUTPUTS, calibration, compute_outputs
+from boneturnover.model.outputs import OUTPUTS
 from boneturnover.model.system import BoneModel, get_model
 from boneturnover.population import HISTORY_CACHE, HistoryCache
 from boneturnover.simulation import clear_history_cache, history_cache_info
@@ -74,9 +74,7 @@ def test_cached_history_matches_one_continuous_solve(kind):
     ev = EventTable.from_rows([realize(list(sc.doses), t[-1], rec[0], index, offset_h=hist_h)])
     y, st, _ = model.solve(rec, y0, t + hist_h, events=ev)  # no stop at time 0
     assert st[0] == 0
-    bmd = calibration()["bmd"]
-    out = compute_outputs(y[0], y0[0], rec[0], bmd["spine_young_mean_g_cm2"],
-                          bmd["hip_young_mean_g_cm2"])
+    out = model.outputs_of_states(y[0], y0[0], rec[0], model.observation.constant_values())
     for col in ("ctx_ng_l", "p1np_ug_l", "pth_pg_ml", "bmd_spine_g_cm2", "bmd_hip_g_cm2",
                 "osteoclasts_rel", "denosumab_ng_ml"):
         np.testing.assert_allclose(res[col].to_numpy(), out[col], rtol=2e-4, atol=1e-9,
@@ -86,13 +84,18 @@ def test_cached_history_matches_one_continuous_solve(kind):
 def test_population_varying_only_drug_parameters_solves_the_history_once(monkeypatch):
     model = BoneModel()
     calls: list[tuple[int, int]] = []  # (subjects, output times) of each solve
-    solve = model.solve
+    solve, observe = model.solve, model.observe
 
     def counting(records, y0s, t_out_h, **kw):
         calls.append((records.shape[0], len(t_out_h)))
         return solve(records, y0s, t_out_h, **kw)
 
+    def counting_observed(records, y0s, t_out_h, *args, **kw):
+        calls.append((records.shape[0], len(t_out_h)))
+        return observe(records, y0s, t_out_h, *args, **kw)
+
     monkeypatch.setattr(model, "solve", counting)
+    monkeypatch.setattr(model, "observe", counting_observed)
     sc = _scenario("denosumab")
     pop = pd.DataFrame({"den_vc": [2000.0, 2340.0, 2700.0, 3000.0],
                         "den_ka": [0.005, 0.007, 0.009, 0.011],

@@ -12,8 +12,9 @@ tasks on a Dask cluster with :mod:`boneturnover.cluster`); each chunk is one cal
    batch;
 3. the scenario's doses from time 0, every subject of the chunk in one
    :meth:`~boneturnover.model.system.BoneModel.solve` call (numba threads across cores);
-4. clinical outputs per subject (:func:`~boneturnover.model.outputs.compute_outputs`)
-   written into NumPy columns of the whole chunk: no table per subject.
+   The output columns are computed inside the compiled solve at the output times
+   (:meth:`~boneturnover.model.system.BoneModel.observe`): no state history is held;
+4. the columns of the whole chunk as NumPy arrays: no table per subject.
 
 A subject whose solve fails, or whose outputs are unusable, keeps its rows with NaN
 outputs, its :class:`~boneturnover.solve.results.Status` and a one-line reason.
@@ -38,8 +39,8 @@ from .dosing import realize
 from .errors import InputError, OutputPathError
 from .files import atomic_writer
 from .magnesium import supplement_rates_mmol_h
-from .model.equations import HOURS_PER_YEAR, S
-from .model.outputs import OUTPUTS, calibration, compute_outputs
+from .model.equations import HOURS_PER_YEAR
+from .model.outputs import INTAKE_COLUMNS, OUTPUTS, intake_ratio
 from .model.spec import Parameter
 from .model.system import BoneModel, EventTable
 from .scenario import Scenario
@@ -326,7 +327,12 @@ def solve_chunk(
 
     t_scen = output_times_h(scenario)
     end_h = scenario.years * HOURS_PER_YEAR
-    n_times, n_states = t_scen.shape[0], len(spec.states)
+    n_times = t_scen.shape[0]
+    obs = model.observation
+    columns = model.generated.COLUMNS
+    constants = obs.constant_values(pat.premenopausal_bmd_spine_g_cm2,
+                                    pat.premenopausal_bmd_hip_g_cm2)
+    base = model.baseline(rec, y0s)
     solved: list[tuple[np.ndarray, np.ndarray]] = []
     t_fail = np.full(count, -math.inf)  # model time a failed solve reached (-inf: steady state)
     index = {s.name: s.index for s in spec.states}
@@ -345,21 +351,23 @@ def solve_chunk(
         ev = EventTable.from_rows(rows)
         max_steps = 200_000 + 400 * max(len(r) for r in rows)
         with lock:
-            ys, st, stats = _solve(model, rec[sub], y_start[st_h == Status.OK], t_scen + h,
-                                   events=ev, t_start_h=np.full(sub.size, float(h)),
-                                   max_steps=max_steps)
-        solved.append((sub, ys))
+            os_, st, stats = _observe(model, rec[sub], y_start[st_h == Status.OK], t_scen + h,
+                                      base[sub], constants, events=ev,
+                                      t_start_h=np.full(sub.size, float(h)),
+                                      max_steps=max_steps)
+        solved.append((sub, os_))
         status[sub] = st
         t_fail[sub] = stats[:, 3]
     if len(solved) == 1 and solved[0][0].size == count:
-        y = solved[0][1]  # the usual case: one batch holds every subject
+        o = solved[0][1]  # the usual case: one batch holds every subject
     else:
-        y = np.full((count, n_times, n_states), np.nan)
-        for sub, ys in solved:
-            y[sub] = ys
+        o = np.full((count, n_times, len(columns)), np.nan)
+        for sub, os_ in solved:
+            o[sub] = os_
     del solved
     # cumulative urine counts from scenario time 0
-    y[..., S.urine_ca_cum_mmol] -= y[:, :1, S.urine_ca_cum_mmol]
+    k_urine = columns.index("urine_ca_cum_mmol")
+    o[..., k_urine] -= o[:, :1, k_urine]
 
     overrides = _overrides(scenario, values)
     reasons = [""] * count
@@ -370,9 +378,6 @@ def solve_chunk(
         if throw:
             return ChunkResult(first, status, reasons, notes)
 
-    bmd = calibration()["bmd"]
-    spine0 = pat.premenopausal_bmd_spine_g_cm2 or bmd["spine_young_mean_g_cm2"]
-    hip0 = pat.premenopausal_bmd_hip_g_cm2 or bmd["hip_young_mean_g_cm2"]
     supplement = supplement_rates_mmol_h(scenario.doses, t_scen, end_h)
     cols = {name: np.full(count * n_times, np.nan) for name in OUTPUT_NAMES}
     cols["time_d"][:] = np.tile(t_scen / 24.0, count)
@@ -381,9 +386,10 @@ def solve_chunk(
         if status[i] != Status.OK:
             continue
         rows_i = slice(i * n_times, (i + 1) * n_times)
-        out = compute_outputs(y[i], y0s[i], rec[i], spine0, hip0, supplement_mmol_h=supplement)
-        for name in OUTPUT_NAMES[2:]:
-            cols[name][rows_i] = out[name]
+        for j, name in enumerate(columns):
+            cols[name][rows_i] = o[i, :, j]
+        for name in INTAKE_COLUMNS:
+            cols[name][rows_i] = intake_ratio(rec[i], n_times, supplement)
         problem = _output_problem({k: v[rows_i] for k, v in cols.items()}, notes)
         if problem is not None:
             status[i] = Status.NONFINITE
@@ -393,10 +399,10 @@ def solve_chunk(
                 cols[name][rows_i] = np.nan
             if throw:
                 return ChunkResult(first, status, reasons, notes)
-    del y
-    columns = {"subject": np.repeat(np.arange(first, first + count, dtype=np.int64), n_times)}
-    columns.update(cols)
-    return ChunkResult(first, status, reasons, list(dict.fromkeys(notes)), columns)
+    del o
+    out = {"subject": np.repeat(np.arange(first, first + count, dtype=np.int64), n_times)}
+    out.update(cols)
+    return ChunkResult(first, status, reasons, list(dict.fromkeys(notes)), out)
 
 
 def _history(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, history_h: float,
@@ -565,6 +571,42 @@ def _solve(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray
             status[i] = Status.NONFINITE
             stats[i, 3] = math.nan
     return y, status, stats
+
+
+def _observe(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
+             base: np.ndarray, constants: np.ndarray, events: EventTable | None = None,
+             t_start_h: np.ndarray | None = None, max_steps: int = 200_000,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``model.observe``; an arithmetic failure (division by zero) becomes one subject's status.
+
+    Returns ``(columns, status, stats)``.
+    """
+    try:
+        cols, _, status, stats = model.observe(rec, y0s, t_out, base, constants, events=events,
+                                               t_start_h=t_start_h, max_steps=max_steps)
+        return cols, status, stats
+    except ArithmeticError:
+        pass
+    n = rec.shape[0]
+    cols = np.full((n, t_out.shape[0], len(model.generated.COLUMNS)), np.nan)
+    status = np.zeros(n, np.int64)
+    stats = np.zeros((n, 4))
+    for i in range(n):
+        ev = None
+        if events is not None:
+            lo, hi = events.ptr[i], events.ptr[i + 1]
+            ev = EventTable(events.time_h[lo:hi], events.kind[lo:hi], events.state[lo:hi],
+                            events.value[lo:hi], np.array([0, hi - lo], np.int64))
+        try:
+            ci, _, si, sti = model.observe(
+                rec[i:i + 1], y0s[i:i + 1], t_out, base[i:i + 1], constants, events=ev,
+                t_start_h=None if t_start_h is None else t_start_h[i:i + 1],
+                max_steps=max_steps)
+            cols[i], status[i], stats[i] = ci[0], si[0], sti[0]
+        except ArithmeticError:
+            status[i] = Status.NONFINITE
+            stats[i, 3] = math.nan
+    return cols, status, stats
 
 
 # --------------------------------------------------------------------------------------

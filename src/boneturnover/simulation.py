@@ -225,7 +225,7 @@ def simulate(
     limits.check(limits.MAX_SUBJECTS, n, "the population")
     end_h = scenario.years * HOURS_PER_YEAR
     n_times = int(math.floor(end_h / scenario.output_every_h + 1e-9)) + 1
-    n_states = len(spec.states)
+    n_states = 2 * len(OUTPUT_NAMES)  # values held per subject and output time
     distributed = cluster is not None or client is not None
     if out is None:
         limits.check(limits.MAX_OUTPUT_ROWS, n * n_times,

@@ -11,9 +11,16 @@ source of a Python module of numba functions:
 ``jac(t, y, p, J, ft)``
     the analytic Jacobian ``J[i, j] = d rate_i / d y_j`` at the structural entries only
     (the others are never written) and ``ft[i] = d rate_i / dt``;
+``signals(t, y, p, s)``
+    the quantities the output columns are built from
+    (:class:`~boneturnover.model.outputs.Observation`), for the subject's baseline;
+``observe(t, y, p, sb, c, o)``
+    every compiled output column at one output time, from the state, the baseline
+    signals ``sb`` and the output constants ``c`` (only the terms they need are computed);
 
-and the constants ``PATTERN`` (the structural sparsity, with the diagonal), ``STATES``
-and ``DERIVED``. The Jacobian is forward-mode differentiation through the terms: each
+and the constants ``PATTERN`` (the structural sparsity, with the diagonal), ``STATES``,
+``DERIVED``, ``SIGNALS``, ``COLUMNS`` and ``CONSTANTS``. The Jacobian is forward-mode
+differentiation through the terms: each
 term's partial derivatives with respect to the symbols it reads are taken symbolically
 (sympy), then chained in the terms' order, so no expression is expanded into its
 users. :func:`load` writes the module into the cache folder under a hash of the
@@ -28,14 +35,19 @@ import os
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
+from ..errors import ModelError
 from ..solve.binding import cache_dir, writable_folder
 from .assembly import TIME, AssembledModel, files_digest
+
+if TYPE_CHECKING:
+    from .outputs import Observation
 
 __all__ = ["generate", "load", "module_name"]
 
 _PREFIX = "boneturnover_model_"
-_GENERATOR_VERSION = "2"
+_GENERATOR_VERSION = "3"
 
 
 # --------------------------------------------------------------------------------------
@@ -174,7 +186,7 @@ def _printer(sp, names: dict[str, str], Hill, Where, IsNan):  # noqa: N803 - cla
     return Printer()
 
 
-def _lines(model: AssembledModel):  # noqa: C901 - one pass over the model
+def _lines(model: AssembledModel, observation: Observation | None = None):  # noqa: C901
     sp, fns, Hill, Where, IsNan = _sympy_functions()
     idx = {s: i for i, s in enumerate(model.states)}
     record = set(model.parameters) | set(model.covariates) | set(model.derived_names)
@@ -263,7 +275,66 @@ def _lines(model: AssembledModel):  # noqa: C901 - one pass over the model
             else:
                 jac.append(f"    J[{i}, {idx[s]}] = {code}")
                 pattern[i][idx[s]] = True
-    return derive, rhs, jac, pattern
+    signals, observe = ([], []) if observation is None else _observe_lines(
+        model, observation, terms_parsed, rhs[: len(terms_parsed)], parse, sp, Hill, Where,
+        IsNan, symbols(False))
+    return derive, rhs, jac, pattern, signals, observe
+
+
+def _needed(names: set[str], terms_parsed) -> list[int]:
+    """Indices of the terms (in order) that ``names`` read, directly or through terms."""
+    used = {name: u for name, _, u in terms_parsed}
+    want: set[str] = set()
+    stack = [n for n in names if n in used]
+    while stack:
+        name = stack.pop()
+        if name in want:
+            continue
+        want.add(name)
+        stack.extend(d for d in used[name] if d in used)
+    return [k for k, (name, _, _) in enumerate(terms_parsed) if name in want]
+
+
+def _observe_lines(model, observation, terms_parsed, term_lines, parse, sp, Hill, Where,  # noqa: N803
+                   IsNan, base_symbols):
+    """Lines of ``signals`` and ``observe``: the terms they need, then their expressions."""
+    from .assembly import _names
+
+    sig_names = [n for n, _ in observation.signals]
+    known = set(base_symbols)
+    sym_sig = dict(base_symbols)
+    sig_lines, used_all = [], set()
+    for name, expr in observation.signals:
+        used = _names(expr, f"outputs.toml [signals].{name}")
+        unknown = sorted(used - known)
+        if unknown:
+            raise ModelError(f"outputs.toml [signals].{name}: unknown name(s) "
+                             f"{', '.join(unknown)} in {expr!r}")
+        used_all |= used
+        pr = _printer(sp, sym_sig, Hill, Where, IsNan)
+        sig_lines.append(f"    g_{name} = {pr.doprint(parse(expr, frozenset(used)))}")
+        sym_sig[name] = f"g_{name}"
+        known.add(name)
+    sym_out = dict(sym_sig)
+    for k, name in enumerate(sig_names):
+        sym_out[f"base_{name}"] = f"sb[{k}]"
+    for k, name in enumerate(observation.constants):
+        if name in sym_out:
+            raise ModelError(f"outputs.toml [constants]: {name!r} is already a model name")
+        sym_out[name] = f"c[{k}]"
+    col_lines = []
+    pr = _printer(sp, sym_out, Hill, Where, IsNan)
+    for k, (name, expr) in enumerate(observation.columns):
+        used = _names(expr, f"outputs.toml column {name}")
+        unknown = sorted(used - set(sym_out))
+        if unknown:
+            raise ModelError(f"outputs.toml column {name}: unknown name(s) "
+                             f"{', '.join(unknown)} in {expr!r}")
+        used_all |= used
+        col_lines.append(f"    o[{k}] = {pr.doprint(parse(expr, frozenset(used)))}")
+    terms = [term_lines[k] for k in _needed(used_all, terms_parsed)]
+    signals = terms + sig_lines + [f"    s[{k}] = g_{n}" for k, n in enumerate(sig_names)]
+    return signals, terms + sig_lines + col_lines
 
 
 _HEADER = '''"""Generated by boneturnover.model.codegen from the assembled model; do not edit.
@@ -277,6 +348,9 @@ import numpy as np
 
 STATES = {states!r}
 DERIVED = {derived!r}
+SIGNALS = {signal_names!r}
+COLUMNS = {columns!r}
+CONSTANTS = {constants!r}
 PATTERN = np.array({pattern!r}, dtype=np.bool_)
 
 
@@ -306,40 +380,58 @@ def rhs(t, y, p, dy):
 @nb.njit(cache=True)
 def jac(t, y, p, J, ft):
 {jac}
+
+
+@nb.njit(cache=True)
+def signals(t, y, p, s):
+{signals}
+
+
+@nb.njit(cache=True)
+def observe(t, y, p, sb, c, o):
+{observe}
 '''
 
 
-def generate(model: AssembledModel) -> str:
+def generate(model: AssembledModel, observation: Observation | None = None) -> str:
     """Source text of the compiled module for ``model`` (see the module docstring)."""
-    derive, rhs, jac, pattern = _lines(model)
+    derive, rhs, jac, pattern, signals, observe = _lines(model, observation)
     pat = [[int(v) for v in row] for row in pattern]
     return _HEADER.format(
         modules=", ".join(m.name for m in model.modules), states=model.states,
         derived=model.derived_names, pattern=pat, derive="\n".join(derive) or "    pass",
-        rhs="\n".join(rhs), jac="\n".join(jac))
+        rhs="\n".join(rhs), jac="\n".join(jac), signals="\n".join(signals) or "    pass",
+        observe="\n".join(observe) or "    pass",
+        signal_names=() if observation is None else tuple(n for n, _ in observation.signals),
+        columns=() if observation is None else observation.column_names,
+        constants=() if observation is None else observation.constants)
 
 
-def module_name(model: AssembledModel, spec_files: list[Path]) -> str:
-    """The generated module's name: a hash of the modules, the spec and the generator."""
+def module_name(model: AssembledModel, spec_files: list[Path],
+                observation: Observation | None = None) -> str:
+    """The generated module's name: a hash of the modules, the spec, the outputs' expressions
+    and the generator."""
     here = Path(__file__).parent
     files = [m.path for m in model.modules if m.path is not None] + list(spec_files) + [
         here / "codegen.py", here / "assembly.py"]
     import numba
 
     digest = files_digest(files, _GENERATOR_VERSION, numba.__version__, sys.version,
-                          ",".join(m.name for m in model.modules))
+                          ",".join(m.name for m in model.modules),
+                          "" if observation is None else observation.text())
     return f"{_PREFIX}{digest[:20]}"
 
 
-def load(model: AssembledModel, spec_files: list[Path]) -> ModuleType:
+def load(model: AssembledModel, spec_files: list[Path],
+         observation: Observation | None = None) -> ModuleType:
     """Import the generated module for ``model``, generating it first if not cached."""
-    name = module_name(model, spec_files)
+    name = module_name(model, spec_files, observation)
     if name in sys.modules:
         return sys.modules[name]
     folder = writable_folder(cache_dir())
     path = folder / f"{name}.py"
     if not path.is_file():
-        source = generate(model)
+        source = generate(model, observation)
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         tmp.write_text(source, encoding="utf-8")
         os.replace(tmp, path)  # atomic: a concurrent process sees no file or the whole one

@@ -4,7 +4,8 @@ The markers the model produces are declared in the marker catalogue
 (:mod:`boneturnover.knowledge.markers`: each marker's ``model_output`` column and its
 ``model`` calibration, with sources); minerals and BMD references in
 ``library/outputs.toml``. :data:`OUTPUTS` lists every output column with unit, meaning
-and source, and :func:`compute_outputs` evaluates them for arrays of states.
+and source; :func:`observation` gives the expressions of the columns that the model's
+generated code evaluates at the output times (:mod:`boneturnover.model.codegen`).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import numpy as np
 
 from ..knowledge.markers import Citation, Marker, magnesium_reference, marker_catalog
 from ..units import convert
-from .equations import S, bp_occupancy, resorption_activity
 
-__all__ = ["OutputDef", "OUTPUTS", "calibration", "compute_outputs", "output_table"]
+__all__ = ["OutputDef", "OUTPUTS", "Observation", "INTAKE_COLUMNS", "calibration",
+           "observation", "intake_ratio", "output_table"]
 
 
 @dataclass(frozen=True)
@@ -151,93 +152,99 @@ def _defs() -> tuple[OutputDef, ...]:
 OUTPUTS: tuple[OutputDef, ...] = _defs()
 
 
-def _resorption_activity(y: np.ndarray, record: np.void) -> np.ndarray:
-    """Osteoclastic bone resorption (relative units), as in the model's bone calcium release.
+@dataclass(frozen=True)
+class Observation:
+    """How the output columns are computed from the states: expressions for the compiler.
 
-    Collagen degradation products (CTX-I) follow this rate, so they fall within hours of
-    RANKL blockade while osteoclast number (TRAP5b) falls over days.
+    Attributes
+    ----------
+    signals
+        ``(name, expression)``: quantities the columns are built from, evaluated at each
+        output time and once at the subject's premenopausal steady state (``base_<name>``).
+    columns
+        ``(column, expression)`` of every compiled output column, in :data:`OUTPUTS` order.
+    constants
+        Names of the constants the expressions read (``centre_<column>`` of each marker,
+        ``library/outputs.toml`` [constants]), in the order of :meth:`constant_values`.
     """
-    # the equations' formula (plain NumPy here: no compilation per array shape)
-    return resorption_activity.py_func(
-        np.maximum(y[..., S.osteoclasts], 1e-300), np.maximum(y[..., S.rank_rankl], 0.0),
-        bp_activity(y, record), float(record["j14_oc_gamma"]), float(record["j14oc50"]),
-        float(record["moc_ratio0"]), float(record["rank_rankl_oc_gamma"]))
+
+    signals: tuple[tuple[str, str], ...]
+    columns: tuple[tuple[str, str], ...]
+    constants: tuple[str, ...]
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+    def text(self) -> str:
+        """Every expression and name, for the generated code's hash."""
+        rows = [*(f"signal {n} = {e}" for n, e in self.signals),
+                *(f"column {n} = {e}" for n, e in self.columns),
+                *(f"constant {n}" for n in self.constants)]
+        return "\n".join(rows)
+
+    def constant_values(self, bmd_premenopausal_spine_g_cm2: float | None = None,
+                        bmd_premenopausal_hip_g_cm2: float | None = None) -> np.ndarray:
+        """The constants, in :attr:`constants` order, for a patient's premenopausal BMD."""
+        cal = calibration()
+        bmd = cal["bmd"]
+        values = {f"centre_{col}": float(m["centre"]) for col, m in cal["markers"].items()}
+        values["pth_pg_per_pmol"] = convert(1.0, "pmol/L", "pg/mL",
+                                            molar_mass_g_mol=_molar_mass_g_mol("PTH"))
+        values["bmd_premenopausal_spine_g_cm2"] = float(
+            bmd_premenopausal_spine_g_cm2 or bmd["spine_young_mean_g_cm2"])
+        values["bmd_premenopausal_hip_g_cm2"] = float(
+            bmd_premenopausal_hip_g_cm2 or bmd["hip_young_mean_g_cm2"])
+        for key in ("spine_young_mean_g_cm2", "spine_young_sd_g_cm2", "hip_young_mean_g_cm2",
+                    "hip_young_sd_g_cm2"):
+            values[key] = float(bmd[key])
+        return np.array([values[name] for name in self.constants], dtype=np.float64)
 
 
-def bp_activity(y: np.ndarray, record: np.void) -> np.ndarray:
-    """Resorbing activity per osteoclast left by surface-bound bisphosphonate (1 = none)."""
-    amounts = {d: float(record[f"{d}_potency"])
-               * np.maximum(y[..., getattr(S, f"bp_surface_{d}_nmol")], 0.0)
-               for d in ("aln", "iba", "ris", "zol")}
-    # the same formula as the equations (plain NumPy here: no compilation per array shape)
-    occ = bp_occupancy.py_func(sum(amounts.values()), amounts["zol"],
-                               float(record["zol_efficacy"]), float(record["bp_ec50_nmol"]))
-    return np.maximum(1.0 - float(record["bp_act_imax"]) * occ, 0.0)
+#: Output columns computed in Python from the intake, not from the states.
+INTAKE_COLUMNS = ("ca_mg_intake_ratio",)
 
 
-def compute_outputs(
-    y: np.ndarray,
-    y_base: np.ndarray,
-    record: np.void,
-    bmd_base_spine_g_cm2: float,
-    bmd_base_hip_g_cm2: float,
-    supplement_mmol_h: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:
-    """Clinical outputs for states ``y`` (..., n_states).
+@cache
+def observation() -> Observation:
+    """The compiled outputs: ``library/outputs.toml`` [signals], [relative], [constants] and
+    [columns], with one column per marker of the catalogue (centre x relative basis)."""
+    cal = calibration()
+    relative = cal["relative"]
+    exprs: dict[str, str] = {}
+    for col, m in cal["markers"].items():
+        basis = m["state_basis"]
+        if basis not in relative:
+            raise KeyError(f"marker {m['marker']}: basis {basis!r} has no [relative] "
+                           "expression in model/library/outputs.toml")
+        exprs[col] = f"centre_{col} * ({relative[basis]})"
+    exprs.update(cal["columns"])
+    wanted = [o.name for o in OUTPUTS[2:] if o.name not in INTAKE_COLUMNS]
+    missing = [c for c in wanted if c not in exprs]
+    extra = [c for c in exprs if c not in wanted]
+    if missing or extra:
+        raise KeyError(f"model/library/outputs.toml [columns]: missing {missing}, unknown "
+                       f"{extra}")
+    constants = tuple([f"centre_{col}" for col in cal["markers"]] + list(cal["constants"]))
+    return Observation(signals=tuple(cal["signals"].items()),
+                       columns=tuple((c, exprs[c]) for c in wanted), constants=constants)
+
+
+def intake_ratio(record: np.void, n_times: int,
+                 supplement_mmol_h: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Calcium/magnesium intake mass ratio at each output time (inf without magnesium).
 
     Parameters
     ----------
-    y
-        States in model units, any leading shape.
-    y_base
-        The subject's premenopausal steady state (n_states,): markers are scaled
-        relative to it.
     record
-        The subject's parameter record (volumes convert amounts to concentrations).
-    bmd_base_spine_g_cm2, bmd_base_hip_g_cm2
-        Premenopausal BMD (g/cm2) that relative BMD 1.0 stands for.
+        The subject's parameter record (diet: ``oral_calcium``, ``mg_intake_mg_day``).
+    n_times
+        Output times.
     supplement_mmol_h
         Optional supplement intake rates (mmol/h) per dose target, ``"gut_calcium"`` and
-        ``"gut_magnesium"``, aligned with the leading axis of ``y`` (see
+        ``"gut_magnesium"``, at the output times (see
         :func:`boneturnover.magnesium.supplement_rates_mmol_h`); missing: diet only.
     """
-    cal = calibration()
-    v_ecf_l = float(record["v_ecf_l"])
-    oc = y[..., S.osteoclasts] / y_base[S.osteoclasts]
-    # formation markers count remodelling and modelling-based osteoblasts
-    ob_now = (y[..., S.osteoblasts_fast] + y[..., S.osteoblasts_slow]
-              + y[..., S.osteoblasts_modeling])
-    ob = ob_now / (y_base[S.osteoblasts_fast] + y_base[S.osteoblasts_slow])
-    rel = {"osteoclasts": oc, "osteoblasts": ob,
-           "resorption": _resorption_activity(y, record) / _resorption_activity(y_base, record)}
-    out: dict[str, np.ndarray] = {}
-    for name, m in cal["markers"].items():
-        out[name] = m["centre"] * rel[m["state_basis"]]
-    mw = _molar_mass_g_mol("PTH")
-    pg_per_pmol = convert(1.0, "pmol/L", "pg/mL", molar_mass_g_mol=mw)
-    out["pth_pg_ml"] = y[..., S.pth_pmol] / v_ecf_l * pg_per_pmol
-    out["calcium_mmol_l"] = y[..., S.plasma_ca_mmol] / v_ecf_l
-    out["phosphate_mmol_l"] = y[..., S.ecf_phosphate_mmol] / v_ecf_l
-    out["calcitriol_pmol_l"] = y[..., S.calcitriol_pmol] / v_ecf_l
-    bmd = cal["bmd"]
-    out["bmd_spine_g_cm2"] = y[..., S.bmd_spine_rel] * bmd_base_spine_g_cm2
-    out["bmd_hip_g_cm2"] = y[..., S.bmd_hip_rel] * bmd_base_hip_g_cm2
-    out["t_score_spine"] = (out["bmd_spine_g_cm2"] - bmd["spine_young_mean_g_cm2"]) / bmd[
-        "spine_young_sd_g_cm2"
-    ]
-    out["t_score_hip"] = (out["bmd_hip_g_cm2"] - bmd["hip_young_mean_g_cm2"]) / bmd[
-        "hip_young_sd_g_cm2"
-    ]
-    out["estrogen_rel"] = y[..., S.estrogen]
-    out["osteoclasts_rel"] = oc
-    out["osteoblasts_rel"] = ob
-    out["denosumab_ng_ml"] = np.maximum(y[..., S.denosumab_central_ng], 0.0) / float(
-        record["den_vc"]
-    )
-    out["urine_ca_cum_mmol"] = y[..., S.urine_ca_cum_mmol]
-    # --- magnesium ---
-    out["magnesium_mmol_l"] = y[..., S.plasma_mg_mmol] / v_ecf_l
-    out["bone_magnesium_mmol"] = y[..., S.bone_mg_mmol]
     supp = supplement_mmol_h or {}
     ca_mmol_h = float(record["oral_calcium"]) + supp.get("gut_calcium", 0.0)
     mg_mmol_h = float(record["mg_intake_mg_day"]) / (24.0 * float(record["mg_molar_mass"])) + (
@@ -245,8 +252,7 @@ def compute_outputs(
     ca_mg = ca_mmol_h * _molar_mass_g_mol("CA")
     mg_mg = mg_mmol_h * float(record["mg_molar_mass"])
     ratio = np.where(mg_mg > 0, ca_mg / np.where(mg_mg > 0, mg_mg, 1.0), np.inf)
-    out["ca_mg_intake_ratio"] = np.broadcast_to(ratio, y.shape[:-1]).astype(float)
-    return out
+    return np.broadcast_to(ratio, (n_times,)).astype(float)
 
 
 def output_table() -> list[dict[str, str]]:

@@ -23,6 +23,7 @@ from ..solve.sparse import lu_plan
 from . import codegen
 from .assembly import COVARIATES, AssembledModel, Module, assemble, bundled_modules, load_module
 from .equations import S
+from .outputs import Observation, observation
 from .spec import ModelSpec, load_model
 
 __all__ = ["BoneModel", "EventTable", "get_model", "kernel", "compiled", "assembled",
@@ -88,7 +89,13 @@ def compiled() -> ModuleType:
     Generated once into the cache folder under a hash of the modules, the model's data
     files and the generator (:func:`boneturnover.model.codegen.load`).
     """
-    return codegen.load(assembled(), sorted(_LIBRARY.glob("*.toml")))
+    return codegen.load(assembled(), _spec_files(), observation())
+
+
+def _spec_files() -> list[Path]:
+    """Files besides the modules that the generated code depends on (the model library);
+    the outputs' expressions enter the hash as text (:meth:`Observation.text`)."""
+    return sorted(_LIBRARY.glob("*.toml"))
 
 
 @cache
@@ -126,7 +133,7 @@ class BoneModel:
             self.modules = tuple(modules)
             self.assembly = assemble(self.spec.state_names, self.spec.parameter_names,
                                      self.modules)
-            self.generated = codegen.load(self.assembly, sorted(_LIBRARY.glob("*.toml")))
+            self.generated = codegen.load(self.assembly, _spec_files(), observation())
             self.kernel = binding.bind(self.generated.__name__,
                                        [Path(self.generated.__file__)])
         if self.assembly.states != self.spec.state_names:
@@ -144,6 +151,7 @@ class BoneModel:
         self.atol = 1e-3 * self.rtol * nominal
         # the steady state is solved over the states declared `steady` (the default)
         self.free = np.array([st.steady for st in self.spec.states])
+        self.observation: Observation = observation()
         self.pattern = np.asarray(self.generated.PATTERN, dtype=bool)
         self.lu = lu_plan(self.pattern)
 
@@ -215,17 +223,95 @@ class BoneModel:
         Returns ``(y, status, stats)`` with ``y`` of shape (subjects, times, states).
         """
         n = records.shape[0]
+        y = np.zeros((n, np.shape(t_out_h)[0], y0s.shape[1]))
+        _, status, stats = self._run(self.kernel.STATES, records, y0s, t_out_h, None, None, y,
+                                     t_start_h, events, max_steps)
+        return y, status, stats
+
+    def observe(
+        self,
+        records: np.ndarray,
+        y0s: np.ndarray,
+        t_out_h: np.ndarray,
+        base: np.ndarray,
+        constants: np.ndarray,
+        *,
+        t_start_h: np.ndarray | None = None,
+        events: EventTable | None = None,
+        max_steps: int = 200_000,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Integrate every subject; compute the output columns at the output times in the
+        compiled solver, never holding the state history.
+
+        Parameters
+        ----------
+        base
+            Each subject's baseline signals (:meth:`baseline`), shape (subjects, signals).
+        constants
+            The output constants (:meth:`Observation.constant_values
+            <boneturnover.model.outputs.Observation.constant_values>`).
+
+        Returns ``(columns, y_end, status, stats)``: ``columns`` of shape (subjects, times,
+        :attr:`Observation.columns <boneturnover.model.outputs.Observation.columns>`) and
+        the state at the last time reached.
+        """
+        n = records.shape[0]
+        cols = np.zeros((n, np.shape(t_out_h)[0], len(self.generated.COLUMNS)))
+        y_end, status, stats = self._run(self.kernel.OBSERVED, records, y0s, t_out_h, base,
+                                         constants, cols, t_start_h, events, max_steps)
+        return cols, y_end, status, stats
+
+    def baseline(self, records: np.ndarray, y0s: np.ndarray) -> np.ndarray:
+        """The signals the outputs are relative to, at each subject's premenopausal steady
+        state (oestrogen 1, no drug): shape (subjects, signals)."""
+        n = records.shape[0]
+        out = np.zeros((n, len(self.generated.SIGNALS)))
+        for i in range(n):
+            saved = records[i]["menopause_age_y"]
+            records[i]["menopause_age_y"] = math.nan
+            try:
+                self.generated.signals(0.0, np.ascontiguousarray(y0s[i]), records[i], out[i])
+            finally:
+                records[i]["menopause_age_y"] = saved
+        return out
+
+    def outputs_of_states(self, y: np.ndarray, y_base: np.ndarray, record: np.void,
+                          constants: np.ndarray, t_h: np.ndarray | None = None,
+                          ) -> dict[str, np.ndarray]:
+        """The compiled output columns for given states ``y`` (times, states).
+
+        Used where states come from elsewhere (another integrator, an SBML simulation);
+        :meth:`observe` computes them inside the solve. ``t_h``: model times of the rows
+        (default 0; no output column reads time).
+        """
+        y = np.ascontiguousarray(np.atleast_2d(y), dtype=np.float64)
+        rec = np.array([record], dtype=self._dtype)
+        sb = self.baseline(rec, np.asarray(y_base, np.float64)[None, :])[0]
+        t = np.zeros(y.shape[0]) if t_h is None else np.asarray(t_h, np.float64)
+        cols = np.zeros((y.shape[0], len(self.generated.COLUMNS)))
+        for k in range(y.shape[0]):
+            self.generated.observe(float(t[k]), y[k], rec[0], sb, constants, cols[k])
+        return {name: cols[:, j] for j, name in enumerate(self.generated.COLUMNS)}
+
+    def _run(self, mode: int, records: np.ndarray, y0s: np.ndarray, t_out_h: np.ndarray,
+             base: np.ndarray | None, constants: np.ndarray | None, out: np.ndarray,
+             t_start_h: np.ndarray | None, events: EventTable | None, max_steps: int,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n = records.shape[0]
         t_out_h = np.ascontiguousarray(t_out_h, dtype=np.float64)
         events = events or EventTable.empty(n)
         t_start = np.zeros(n) if t_start_h is None else np.asarray(t_start_h, np.float64)
-        y = np.zeros((n, t_out_h.shape[0], y0s.shape[1]))
+        sbs = np.zeros((n, max(1, len(self.generated.SIGNALS)))) if base is None else (
+            np.ascontiguousarray(base, dtype=np.float64))
+        c = np.zeros(1) if constants is None else np.ascontiguousarray(constants, np.float64)
+        y_end = np.zeros((n, y0s.shape[1]))
         stats = np.zeros((n, 4))
         status = np.zeros(n, np.int64)
         self.kernel.solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
-                             events.state, events.value, events.ptr, t_start, t_out_h,
-                             self.rtol, self.atol, *self.lu.arrays(), max_steps, y, stats,
-                             status)
-        return y, status, stats
+                                events.state, events.value, events.ptr, t_start, t_out_h,
+                                self.rtol, self.atol, *self.lu.arrays(), max_steps, mode, sbs,
+                                c, out, y_end, stats, status)
+        return y_end, status, stats
 
 
 @cache

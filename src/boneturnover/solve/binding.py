@@ -62,7 +62,8 @@ def _source(model_module: str) -> str:
     _, found_end, tail = rest.partition(_END)
     if not (found and found_end):
         raise RuntimeError("solve/rodas.py has lost its bound right-hand side markers")
-    return f"{head}from {model_module} import jac as _jac, rhs as _rhs  # bound{tail}"
+    return (f"{head}from {model_module} import jac as _jac, observe as _observe, "
+            f"rhs as _rhs  # bound{tail}")
 
 
 def bind(model_module: str, depends_on: Iterable[Path]) -> ModuleType:
@@ -72,7 +73,8 @@ def bind(model_module: str, depends_on: Iterable[Path]) -> ModuleType:
     ----------
     model_module
         An importable module (already in ``sys.modules`` or on the path) with the
-        numba-compiled ``rhs(t, y, p, dy)`` and ``jac(t, y, p, jac, ft)``.
+        numba-compiled ``rhs(t, y, p, dy)``, ``jac(t, y, p, jac, ft)`` and
+        ``observe(t, y, p, sb, c, o)``.
     depends_on
         Files whose contents define those functions (the generated module); their
         contents enter the hash.

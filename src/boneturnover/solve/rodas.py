@@ -9,7 +9,8 @@ years is cheap.
 
 This module knows no model. Its functions call a right-hand side ``_rhs(t, y, p, dy)``
 and its Jacobian ``_jac(t, y, p, jac, ft)`` (``jac[i, j] = d f_i / d y_j`` at the
-structural entries, ``ft = df/dt``) that are placeholders here:
+structural entries, ``ft = df/dt``), and the output columns ``_observe(t, y, p, sb, c, o)``,
+that are placeholders here:
 :func:`boneturnover.solve.binding.bind` writes a copy of this source with the
 placeholders replaced by an import of a model's compiled functions, under a name hashed
 from both sources, so numba caches the machine code on disk and an edited equation never
@@ -17,10 +18,10 @@ meets stale machine code (numba caches functions that call globals, not function
 as arguments).
 
 ``solve_one`` integrates one subject through an event table (boluses and zero-order
-rates that start/stop) and writes the state at the requested output times by cubic
-Hermite interpolation between accepted steps; ``solve_batch`` runs many subjects in
-parallel threads; ``steady_state`` solves dy/dt = 0 by Newton's method. Failures are
-returned as a status code, never raised inside compiled code (see
+rates that start/stop) and writes the state, or the observed output columns, at the
+requested output times by cubic Hermite interpolation between accepted steps;
+``solve_batch`` runs many subjects in parallel threads; ``steady_state`` solves dy/dt = 0
+by Newton's method. Failures are returned as a status code, never raised inside compiled code (see
 :class:`boneturnover.solve.results.Status`).
 """
 
@@ -32,7 +33,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["solve_one", "solve_batch", "steady_state", "EVENT_BOLUS", "EVENT_RATE",
-           "TABLEAU"]
+           "TABLEAU", "STATES", "OBSERVED"]
 
 # --- bound right-hand side (replaced by `binding.bind`) ---
 def _rhs(t, y, p, dy):  # pragma: no cover - placeholder, never compiled
@@ -41,10 +42,16 @@ def _rhs(t, y, p, dy):  # pragma: no cover - placeholder, never compiled
 
 def _jac(t, y, p, jac, ft):  # pragma: no cover - placeholder, never compiled
     raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
+
+
+def _observe(t, y, p, sb, c, o):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
 # --- end of bound right-hand side ---
 
 EVENT_BOLUS = 0  #: event kind: add ``value`` to the state at ``time``
 EVENT_RATE = 1  #: event kind: add ``value`` (amount/h) to the state's input rate from ``time``
+STATES = 0  #: output mode: write the state at each output time
+OBSERVED = 1  #: output mode: write the bound ``_observe`` columns at each output time
 
 # RODAS4 coefficients (Hairer & Wanner 1996), "A" and "C" strictly lower-triangular, row-wise.
 _GAMMA = 0.25
@@ -180,10 +187,26 @@ def _fun(t, y, p, u, dy):
 
 
 
+@nb.njit(cache=True, inline="always")
+def _emit(mode, t, y, p, sb, c, row):
+    """One output row: the state (``mode`` STATES) or the observed columns (OBSERVED)."""
+    if mode == 0:
+        for i in range(y.shape[0]):
+            row[i] = y[i]
+    else:
+        _observe(t, y, p, sb, c, row)
+
+
 @nb.njit(cache=True)
 def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, atol,
-              lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out, stats):
+              lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode, sb,
+              consts, y_out, y_end, stats):
     """Integrate one subject. Returns a status code; fills ``y_out[k]`` at ``t_out[k]``.
+
+    ``y_out[k]`` is the state (``mode`` 0, :data:`STATES`) or the bound ``_observe``
+    columns of it (:data:`OBSERVED`, with the subject's baseline signals ``sb`` and the
+    output constants ``consts``), so no state history is kept; ``y_end`` receives the state
+    at the last time reached.
 
     Outputs at an event time hold the state just before the event (a trough).
     ``stats`` receives [accepted steps, rejected steps, rhs evaluations, last t].
@@ -205,11 +228,12 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     g = np.zeros((n, n))
     piv = np.zeros(n, dtype=np.int64)
     k = np.zeros((6, n))
+    yo = np.zeros(n)
     n_out = t_out.shape[0]
     t_end = t_out[n_out - 1]
     iout = 0
     while iout < n_out and t_out[iout] <= t_start:
-        y_out[iout, :] = y
+        _emit(mode, t_out[iout], y, p, sb, consts, y_out[iout])
         iout += 1
     t = t_start
     iev = 0
@@ -311,8 +335,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 # outputs inside (t, t_new] by cubic Hermite interpolation
                 while iout < n_out and t_out[iout] <= t_new:
                     if t_out[iout] == t_new:
-                        for i in range(n):
-                            y_out[iout, i] = ynew[i]
+                        _emit(mode, t_new, ynew, p, sb, consts, y_out[iout])
                     else:
                         hh = t_new - t
                         th = (t_out[iout] - t) / hh
@@ -321,10 +344,9 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                         h01 = th * th * (3 - 2 * th)
                         h11 = th * th * (th - 1)
                         for i in range(n):
-                            y_out[iout, i] = (
-                                h00 * y[i] + h10 * hh * f0[i] + h01 * ynew[i]
-                                + h11 * hh * f1[i]
-                            )
+                            yo[i] = (h00 * y[i] + h10 * hh * f0[i] + h01 * ynew[i]
+                                     + h11 * hh * f1[i])
+                        _emit(mode, t_out[iout], yo, p, sb, consts, y_out[iout])
                     iout += 1
                 for i in range(n):
                     y[i] = ynew[i]
@@ -346,8 +368,10 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
             break
     if status == _OK:
         while iout < n_out:
-            y_out[iout, :] = y
+            _emit(mode, t_out[iout], y, p, sb, consts, y_out[iout])
             iout += 1
+    for i in range(n):
+        y_end[i] = y[i]
     stats[0] = naccept
     stats[1] = nreject
     stats[2] = nfev
@@ -357,19 +381,19 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
 
 @nb.njit(parallel=True, cache=True)
 def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                atol, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out,
-                stats, status):
-    """RODAS4 for many subjects in parallel threads.
+                atol, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode,
+                sbs, consts, y_out, y_end, stats, status):
+    """RODAS4 for many subjects in parallel threads (see :func:`solve_one`).
 
-    Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]``.
+    Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]`` and baseline signals ``sbs[i]``.
     """
     for i in nb.prange(params.shape[0]):
         a = ev_ptr[i]
         b = ev_ptr[i + 1]
         status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
                               ev_value[a:b], t_start[i], t_out, rtol, atol, lu_order, l_ptr,
-                              l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, y_out[i],
-                              stats[i])
+                              l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode, sbs[i],
+                              consts, y_out[i], y_end[i], stats[i])
 
 
 @nb.njit(cache=True)
