@@ -57,3 +57,29 @@ def test_the_bundled_scenarios_do_not_know_the_new_compartment():
     with pytest.raises(ScenarioError, match="abaloparatide_sc"):
         bt.scenario_from_dict({"years": 1, "patient": {"age": 40}, "dose": [
             {"compartment": "abaloparatide_sc", "amount": "80 ug", "every": "1 d"}]})
+
+
+def test_the_catalogue_entry_is_valid_and_doses_the_module(model):
+    """The last step of the worked example: the drug's catalogue entry, merged into the
+    bundled catalogue, validates and names the module's dose target."""
+    import tomllib
+    from importlib import resources
+
+    from boneturnover.knowledge.drugs import drug_catalog_from_dict
+
+    bundled = tomllib.loads(resources.files("boneturnover.knowledge").joinpath(
+        "data", "drugs.toml").read_text("utf-8"))
+    entry = tomllib.loads((EXAMPLE.parent / "abaloparatide_catalogue.toml").read_text("utf-8"))
+    merged = {**bundled, "sources": {**bundled["sources"], **entry["sources"]},
+              "drugs": {**bundled["drugs"], **entry["drugs"]}}
+    catalog = drug_catalog_from_dict(merged)
+    drug = catalog.resolve("Tymlos")
+    assert drug.key == "abaloparatide" and drug.rule_class == "pth_analogue"
+    route = drug.routes["sc"]
+    assert route.target in model.spec.dose_targets
+    regimen = route.regimens[0]
+    dosed = bt.scenario_from_dict(
+        {"years": 0.1, "patient": {"age": 40},
+         "dose": [{"compartment": route.target, "amount": regimen.dose, "every": "1 d"}]},
+        spec=model.spec)
+    assert bt.simulate(dosed, model=model).ok
