@@ -361,7 +361,7 @@ def solve_chunk(
     if len(solved) == 1 and solved[0][0].size == count:
         o = solved[0][1]  # the usual case: one batch holds every subject
     else:
-        o = np.full((count, n_times, len(columns)), np.nan)
+        o = np.full((len(columns), count, n_times), np.nan).transpose(1, 2, 0)
         for sub, os_ in solved:
             o[sub] = os_
     del solved
@@ -379,15 +379,20 @@ def solve_chunk(
             return ChunkResult(first, status, reasons, notes)
 
     supplement = supplement_rates_mmol_h(scenario.doses, t_scen, end_h)
-    cols = {name: np.full(count * n_times, np.nan) for name in OUTPUT_NAMES}
-    cols["time_d"][:] = np.tile(t_scen / 24.0, count)
-    cols["age_y"][:] = np.tile(pat.age_y + t_scen / HOURS_PER_YEAR, count)
+    # the solver wrote column-major blocks: each output column is a contiguous view
+    block = o.transpose(2, 0, 1)
+    block[:, status != Status.OK, :] = np.nan
+    cols = {"time_d": np.tile(t_scen / 24.0, count),
+            "age_y": np.tile(pat.age_y + t_scen / HOURS_PER_YEAR, count)}
+    for j, name in enumerate(columns):
+        cols[name] = block[j].reshape(-1)
+    for name in INTAKE_COLUMNS:
+        cols[name] = np.full(count * n_times, np.nan)
+    cols = {name: cols[name] for name in OUTPUT_NAMES}
     for i in range(count):
         if status[i] != Status.OK:
             continue
         rows_i = slice(i * n_times, (i + 1) * n_times)
-        for j, name in enumerate(columns):
-            cols[name][rows_i] = o[i, :, j]
         for name in INTAKE_COLUMNS:
             cols[name][rows_i] = intake_ratio(rec[i], n_times, supplement)
         problem = _output_problem({k: v[rows_i] for k, v in cols.items()}, notes)

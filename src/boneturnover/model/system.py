@@ -223,7 +223,7 @@ class BoneModel:
         Returns ``(y, status, stats)`` with ``y`` of shape (subjects, times, states).
         """
         n = records.shape[0]
-        y = np.zeros((n, np.shape(t_out_h)[0], y0s.shape[1]))
+        y = _column_major(n, np.shape(t_out_h)[0], y0s.shape[1])
         _, status, stats = self._run(self.kernel.STATES, records, y0s, t_out_h, None, None, y,
                                      t_start_h, events, max_steps)
         return y, status, stats
@@ -252,11 +252,12 @@ class BoneModel:
             <boneturnover.model.outputs.Observation.constant_values>`).
 
         Returns ``(columns, y_end, status, stats)``: ``columns`` of shape (subjects, times,
-        :attr:`Observation.columns <boneturnover.model.outputs.Observation.columns>`) and
-        the state at the last time reached.
+        :attr:`Observation.columns <boneturnover.model.outputs.Observation.columns>`), stored
+        column by column (``columns[..., j]`` is contiguous), and the state at the last time
+        reached.
         """
         n = records.shape[0]
-        cols = np.zeros((n, np.shape(t_out_h)[0], len(self.generated.COLUMNS)))
+        cols = _column_major(n, np.shape(t_out_h)[0], len(self.generated.COLUMNS))
         y_end, status, stats = self._run(self.kernel.OBSERVED, records, y0s, t_out_h, base,
                                          constants, cols, t_start_h, events, max_steps)
         return cols, y_end, status, stats
@@ -312,6 +313,13 @@ class BoneModel:
                                 self.rtol, self.atol, *self.lu.arrays(), max_steps, mode, sbs,
                                 c, out, y_end, stats, status)
         return y_end, status, stats
+
+
+def _column_major(subjects: int, times: int, width: int) -> np.ndarray:
+    """A (subjects, times, width) array stored width-major: ``a[..., j]`` is one contiguous
+    block, so each output column becomes a table column without a copy. Every solve uses
+    this layout (one compiled specialisation of the integrator)."""
+    return np.zeros((width, subjects, times)).transpose(1, 2, 0)
 
 
 @cache
