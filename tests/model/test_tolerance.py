@@ -26,6 +26,10 @@ class _Reference(BoneModel):
         kwargs["max_steps"] = 5_000_000
         return super().solve(*args, **kwargs)
 
+    def observe(self, *args, **kwargs):
+        kwargs["max_steps"] = 5_000_000
+        return super().observe(*args, **kwargs)
+
 
 CASES = {
     "denosumab_2y": {"years": 2, "patient": {"age": 40},
