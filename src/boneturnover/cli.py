@@ -23,6 +23,7 @@ __all__ = ["main", "build_parser", "COMMAND_MODULES", "COMMAND_NAMES"]
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "boneturnover.model.commands",
+    "boneturnover.sbml.commands",
     "boneturnover.clinical.commands",
     "boneturnover.drugs.commands",
     "boneturnover.validation.commands",
@@ -38,6 +39,7 @@ COMMAND_NAMES: dict[str, str] = {
     "simulate": "boneturnover.model.commands",
     "outputs": "boneturnover.model.commands",
     "parameters": "boneturnover.model.commands",
+    "export-sbml": "boneturnover.sbml.commands",
     "interpret": "boneturnover.clinical.commands",
     "drugs": "boneturnover.drugs.commands",
     "validate": "boneturnover.validation.commands",

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from .dosing import realize
-from .errors import InputError, OutputPathError
+from .errors import InputError, OutputPathError, SolverError
 from .files import atomic_writer
 from .magnesium import supplement_rates_mmol_h
 from .model.equations import HOURS_PER_YEAR
@@ -47,6 +47,7 @@ from .scenario import Scenario
 from .solve.results import Status
 
 __all__ = ["HistoryCache", "CacheInfo", "HISTORY_CACHE", "ChunkResult", "solve_chunk",
+           "SubjectStart", "subject_start",
            "history_start_age", "population_values", "chunk_size", "output_times_h",
            "prepare_out_folder", "write_partition", "status_frame", "remove_stale_partitions",
            "OUTPUT_NAMES", "PARTITIONS", "STATUS_FILE", "CHUNK_SUBJECTS", "CHUNK_STATE_BYTES"]
@@ -408,6 +409,59 @@ def solve_chunk(
     out = {"subject": np.repeat(np.arange(first, first + count, dtype=np.int64), n_times)}
     out.update(cols)
     return ChunkResult(first, status, reasons, list(dict.fromkeys(notes)), out)
+
+
+@dataclass(frozen=True)
+class SubjectStart:
+    """One patient of a scenario at scenario time 0, as :func:`solve_chunk` starts her.
+
+    Attributes
+    ----------
+    record
+        Her parameter record (the scenario's ``[parameters]``, covariates, derived fields).
+    y_base
+        Her premenopausal steady state (the outputs are relative to it).
+    y0
+        The state at scenario time 0: the end of the untreated history (``y_base`` when
+        there is none).
+    history_h
+        Hours of untreated history: model time at scenario time 0.
+    """
+
+    record: np.void
+    y_base: np.ndarray
+    y0: np.ndarray
+    history_h: float
+
+
+def subject_start(model: BoneModel, scenario: Scenario,
+                  cache: HistoryCache | None = None) -> SubjectStart:
+    """The scenario's patient at time 0 (the history from :data:`HISTORY_CACHE`).
+
+    Raises
+    ------
+    SolverError
+        Her steady state or untreated history cannot be solved, naming the likely cause.
+    """
+    pat = scenario.patient
+    rec = model.records(1)
+    for key, value in scenario.parameters.items():
+        rec[key] = value
+    start = history_start_age(pat.age_y, pat.menopause_age_y,
+                              float(rec["est_ref_age_offset_y"][0]))
+    rec["age0_y"] = start
+    rec["menopause_age_y"] = math.nan if pat.menopause_age_y is None else pat.menopause_age_y
+    hist_h = float((pat.age_y - start) * HOURS_PER_YEAR)
+    y0s, status = _prepare(model, rec)
+    t_fail = np.full(1, -math.inf)
+    if status[0] == Status.OK:
+        y_start, status, t_fail = _history(model, rec, y0s, hist_h,
+                                           HISTORY_CACHE if cache is None else cache,
+                                           contextlib.nullcontext())
+    if status[0] != Status.OK:
+        raise SolverError(_failure_reason(0, Status(int(status[0])), float(t_fail[0]), hist_h,
+                                          dict(scenario.parameters), scenario))
+    return SubjectStart(rec[0], y0s[0].copy(), y_start[0].copy(), hist_h)
 
 
 def _history(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, history_h: float,
