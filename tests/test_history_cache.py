@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import boneturnover as bt
-from boneturnover.model.equations import HOURS_PER_YEAR
+from boneturnover.model.indices import HOURS_PER_YEAR
 from boneturnover.model.outputs import OUTPUTS
 from boneturnover.model.system import BoneModel, get_model
 from boneturnover.population import HISTORY_CACHE, HistoryCache

@@ -39,7 +39,7 @@ from .dosing import realize
 from .errors import InputError, OutputPathError, SolverError
 from .files import atomic_writer
 from .magnesium import supplement_rates_mmol_h
-from .model.equations import HOURS_PER_YEAR
+from .model.indices import HOURS_PER_YEAR
 from .model.outputs import INTAKE_COLUMNS, OUTPUTS, intake_ratio
 from .model.spec import Parameter
 from .model.system import BoneModel, EventTable

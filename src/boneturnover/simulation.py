@@ -24,7 +24,7 @@ import pandas as pd
 from . import limits
 from .errors import InputError, SolverError
 from .files import atomic_write_csv
-from .model.equations import HOURS_PER_YEAR
+from .model.indices import HOURS_PER_YEAR
 from .model.system import BoneModel, get_model
 from .population import (
     HISTORY_CACHE,

@@ -1,6 +1,6 @@
 """The model assembled from modules and its generated code.
 
-The generated right-hand side equals the hand-written one of ``model/equations.py`` on
+The generated right-hand side equals the hand-written one of ``handwritten_equations.py`` on
 random states and parameters; the analytic Jacobian equals central differences of the
 generated right-hand side, and every entry that differences find lies in the structural
 pattern read from the expressions.
@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import shutil
 
+import handwritten_equations as equations
 import numpy as np
 import pytest
 
 from boneturnover.errors import ModelError
-from boneturnover.model import codegen, equations
+from boneturnover.model import codegen
 from boneturnover.model.assembly import MODULE_DIR, assemble, bundled_modules, load_module
 from boneturnover.model.spec import load_model
 from boneturnover.model.system import BoneModel, compiled

@@ -10,7 +10,7 @@ from boneturnover.clinical.catalog import MAGNESIUM_REFERENCE
 from boneturnover.dosing import Dose
 from boneturnover.errors import ScenarioError
 from boneturnover.magnesium import elemental_magnesium_mg, magnesium_salts
-from boneturnover.model.equations import S, derive
+from boneturnover.model.indices import S
 from boneturnover.model.system import BoneModel, get_model
 from boneturnover.scenario import Patient, Scenario, scenario_from_dict
 from boneturnover.simulation import simulate
@@ -78,7 +78,7 @@ def test_magnesium_mass_balance(intake, scale, which):
     y0, status = m.prepare(rec)
     assert status[0] == 0
     rec["mg_intake_mg_day"] = intake
-    derive(rec[0], m.y_ref)
+    m.generated.derive(rec[0], m.y_ref)
     t = np.array([0.0, 24.0 * 365.25 * 2])
     y, st_, _ = m.solve(rec, y0, t)
     assert st_[0] == 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from boneturnover.dosing import realize
-from boneturnover.model.equations import HOURS_PER_YEAR, S
+from boneturnover.model.indices import HOURS_PER_YEAR, S
 from boneturnover.model.outputs import calibration, observation
 from boneturnover.model.system import EventTable, get_model
 from boneturnover.scenario import scenario_from_dict

@@ -11,8 +11,8 @@ import pytest
 from boneturnover.errors import InputError
 from boneturnover.model import commands
 from boneturnover.model.assembly import BUNDLED_MODULES, MODULE_DIR
-from boneturnover.model.equations import make_records
 from boneturnover.model.spec import Parameter, _parse, load_model
+from boneturnover.model.system import BoneModel
 
 #: Longest meaning allowed (characters): what the parameter is, not how it was chosen.
 MAX_MEANING = 300
@@ -90,7 +90,7 @@ def test_model_loads_identically_with_the_metadata(spec):
     # the parameter record the equations read is the same with the metadata stripped
     plain = replace(spec, parameters=tuple(replace(p, calibrated_to=(), method="")
                                            for p in spec.parameters))
-    assert make_records(1, spec).tobytes() == make_records(1, plain).tobytes()
+    assert BoneModel(spec).records(1).tobytes() == BoneModel(plain).records(1).tobytes()
 
 
 def test_loader_accepts_optional_fields_and_rejects_bad_ones():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from boneturnover.model.equations import S
+from boneturnover.model.indices import S
 from boneturnover.model.system import BoneModel, EventTable
 
 REF = Path(__file__).parents[1] / "reference"

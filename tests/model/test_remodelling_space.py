@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from boneturnover.model.equations import S
+from boneturnover.model.indices import S
 from boneturnover.model.system import get_model
 
 DEN_NG = 60.0e6  # 60 mg denosumab SC

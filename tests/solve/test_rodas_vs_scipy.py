@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from boneturnover.model.equations import S
+from boneturnover.model.indices import S
 from boneturnover.model.system import BoneModel, EventTable, compiled
 
 TRACKED = [S.osteoclasts, S.osteoblasts_fast, S.osteoblasts_slow, S.pth_pmol,

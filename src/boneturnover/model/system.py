@@ -22,7 +22,7 @@ from ..solve.results import Status
 from ..solve.sparse import lu_plan
 from . import codegen
 from .assembly import COVARIATES, AssembledModel, Module, assemble, bundled_modules, load_module
-from .equations import S
+from .indices import S
 from .outputs import Observation, observation
 from .spec import ModelSpec, load_model
 

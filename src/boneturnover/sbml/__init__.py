@@ -57,7 +57,7 @@ from ..dosing import realize
 from ..errors import BoneTurnoverError, InputError, ModelError
 from ..files import atomic_write_text, check_output
 from ..model.assembly import COVARIATES, TIME
-from ..model.equations import HOURS_PER_YEAR, S
+from ..model.indices import HOURS_PER_YEAR, S
 from ..model.outputs import OUTPUTS
 from ..model.system import BoneModel, get_model
 from ..population import subject_start

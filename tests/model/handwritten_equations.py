@@ -1,4 +1,8 @@
-"""Right-hand side of the calcium/bone model, compiled with numba.
+"""A hand-written implementation of the bundled model's equations, compiled with numba.
+
+It is the independent reference that the code generated from the module files is checked
+against (``test_generated.py``: the same rates to 1e-10 relative on random states and
+parameters); the package itself runs only the generated code.
 
 The equations follow Peterson & Riggs (Bone 2010) with the oestrogen/menopause and
 BMD extensions of Riggs & Peterson (2012); every constant is a named parameter of
@@ -32,7 +36,7 @@ from functools import cache
 import numba as nb
 import numpy as np
 
-from .spec import ModelSpec, load_model
+from boneturnover.model.spec import ModelSpec, load_model
 
 __all__ = [
     "S",
