@@ -23,7 +23,12 @@ and the constants ``PATTERN`` (the structural sparsity, with the diagonal), ``ST
 differentiation through the terms: each
 term's partial derivatives with respect to the symbols it reads are taken symbolically
 (sympy), then chained in the terms' order, so no expression is expanded into its
-users. :func:`load` writes the module into the cache folder under a hash of the
+users. Two rewrites make the code cheaper without changing what it computes:
+subexpressions of parameters and derived constants alone (``c**g`` of every Hill
+function, products of constant factors) are computed once per subject in ``derive``
+into record fields ``hoisted_<n>`` (``HOISTED``), and the Jacobian's partial
+derivatives share their common subexpressions (sympy's ``cse``); neither looks inside a
+``where``, whose untaken branch is never evaluated. :func:`load` writes the module into the cache folder under a hash of the
 modules, the model specification and this generator, and imports it: an edited
 equation gives a new file, never stale machine code.
 """
@@ -47,7 +52,12 @@ if TYPE_CHECKING:
 __all__ = ["generate", "load", "module_name"]
 
 _PREFIX = "boneturnover_model_"
-_GENERATOR_VERSION = "3"
+_GENERATOR_VERSION = "4"
+#: Record fields changed between ``derive`` and a solve (the steady state is taken
+#: premenopausal and at the reference magnesium intake): never folded into constants.
+VARIED_AFTER_DERIVE = frozenset({"menopause_age_y", "age0_y", "mg_intake_mg_day"})
+#: Names of the record fields that hold constant subexpressions computed in ``derive``.
+HOISTED_PREFIX = "hoisted_"
 
 
 # --------------------------------------------------------------------------------------
@@ -69,6 +79,11 @@ def _sympy_functions():  # noqa: C901 - the function table, defined once
                 return -g * c ** (g - 1) * x**g / den
             h = Hill(x, c, g)
             return h * (1 - h) * (sp.log(x) - sp.log(c))
+
+    class HillK(sp.Function):
+        """x**g / (x**g + k) with k = c**g computed once per subject (printing only)."""
+
+        nargs = 3
 
     class Where(sp.Function):
         """``a`` where ``cond`` holds, else ``b``; differentiated branch by branch."""
@@ -121,6 +136,7 @@ def _sympy_functions():  # noqa: C901 - the function table, defined once
         "exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "tanh": sp.tanh, "max": sp.Max,
         "min": sp.Min,
     }
+    Hill.K = HillK
     return sp, table, Hill, Where, IsNan
 
 
@@ -137,6 +153,10 @@ def _printer(sp, names: dict[str, str], Hill, Where, IsNan):  # noqa: N803 - cla
         def _print_Hill(self, expr):
             x, c, g = (self._print(a) for a in expr.args)
             return f"_hill({x}, {c}, {g})"
+
+        def _print_HillK(self, expr):
+            x, g, k = (self._print(a) for a in expr.args)
+            return f"_hillk({x}, {g}, {k})"
 
         def _print_Where(self, expr):
             c, a, b = (self._print(a) for a in expr.args)
@@ -216,21 +236,55 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
         return sp.sympify(expr, locals=local, rational=False)
 
     # --- derive ---
-    dprint = _printer(sp, symbols(True), Hill, Where, IsNan)
+    dnames = symbols(True)
+    dprint = _printer(sp, dnames, Hill, Where, IsNan)
     derive = [f"    p.{name} = {dprint.doprint(parse(expr, used))}"
               for name, expr, used in model.derived]
     # --- rhs ---
-    pr = _printer(sp, symbols(False), Hill, Where, IsNan)
+    names = symbols(False)
+    pr = _printer(sp, names, Hill, Where, IsNan)
+    constant = {n for n in set(model.parameters) | set(model.derived_names)
+                if n not in VARIED_AFTER_DERIVE}
+    hoisted: dict[object, object] = {}
+
+    def hoist(e):
+        """``e`` with every subexpression of constant fields replaced by a record field
+        computed once in ``derive`` (never inside ``where``: an untaken branch is not
+        evaluated)."""
+        if e.is_Atom or isinstance(e, Where):
+            return e
+        free = e.free_symbols
+        if free and all(f.name in constant for f in free):
+            if e not in hoisted:
+                name = f"{HOISTED_PREFIX}{len(hoisted) + 1}"
+                hoisted[e] = sym(name)
+                names[name] = dnames[name] = f"p.{name}"
+            return hoisted[e]
+        if isinstance(e, sp.Add | sp.Mul):
+            const = [a for a in e.args
+                     if a.free_symbols and all(f.name in constant for f in a.free_symbols)]
+            if len(const) > 1:  # the constant factors (or addends) as one field
+                rest = [hoist(a) for a in e.args if a not in const]
+                return e.func(hoist(e.func(*const)), *rest)
+        return e.func(*[hoist(a) for a in e.args])
+
+    def final(e):
+        """The expression as compiled: Hill's constant power and constants hoisted."""
+        e = e.replace(lambda x: isinstance(x, Hill),
+                      lambda x: Hill.K(x.args[0], x.args[2], x.args[1] ** x.args[2]))
+        return hoist(e)
+
     terms_parsed = [(name, parse(expr, used), used) for name, expr, used in model.terms]
     rates_parsed = [(state, parse(expr, used), used) for state, expr, used in model.rates]
-    rhs = [f"    {var[name]} = {pr.doprint(e)}" for name, e, _ in terms_parsed]
-    rhs += [f"    dy[{idx[state]}] = {pr.doprint(e)}" for state, e, _ in rates_parsed]
+    rhs = [f"    {var[name]} = {pr.doprint(final(e))}" for name, e, _ in terms_parsed]
+    rhs += [f"    dy[{idx[state]}] = {pr.doprint(final(e))}" for state, e, _ in rates_parsed]
     # --- jac: forward mode through the terms ---
     states = set(idx)
     wrt = states | {TIME}
     dvars: dict[str, dict[str, str]] = {}  # term -> {state or t: code of its derivative}
     jac = list(rhs[: len(terms_parsed)])
     counter = [0]
+    qexprs: list[object] = []  # the partial derivatives, printed after elimination
 
     def chain(name: str, e, used: frozenset[str]) -> tuple[list[str], dict[str, str]]:
         out: list[str] = []
@@ -249,7 +303,8 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
                 continue
             counter[0] += 1
             pname = f"q{counter[0]}"
-            out.append(f"    {pname} = {pr.doprint(d)}")
+            qexprs.append(final(d))
+            out.append(f"{_Q_MARK}{len(qexprs) - 1}")
             for s, code in inner.items():
                 parts.setdefault(s, []).append(pname if code is None else f"_mul({pname}, {code})")
         return out, {s: " + ".join(terms) for s, terms in parts.items()}
@@ -275,10 +330,50 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
             else:
                 jac.append(f"    J[{i}, {idx[s]}] = {code}")
                 pattern[i][idx[s]] = True
+    jac = _eliminate_common(sp, jac, qexprs, names, pr, Where, len(terms_parsed))
     signals, observe = ([], []) if observation is None else _observe_lines(
         model, observation, terms_parsed, rhs[: len(terms_parsed)], parse, sp, Hill, Where,
         IsNan, symbols(False))
-    return derive, rhs, jac, pattern, signals, observe
+    derive += [f"    p.{k} = {dprint.doprint(e)}" for e, k in hoisted.items()]
+    return derive, rhs, jac, pattern, signals, observe, tuple(str(k) for k in hoisted.values())
+
+
+_Q_MARK = "#q:"
+
+
+def _eliminate_common(sp, jac: list[str], qexprs: list, names: dict[str, str], pr, Where,  # noqa: N803
+                      n_terms: int) -> list[str]:
+    """The Jacobian's lines with common subexpressions of its partial derivatives computed
+    once (sympy's ``cse``), right after the terms. ``where`` is kept whole: a
+    subexpression of an untaken branch is never evaluated."""
+    branches: dict[object, object] = {}
+
+    def hide(e):
+        if isinstance(e, Where):
+            if e not in branches:
+                branches[e] = sp.Symbol(f"w_{len(branches) + 1}", real=True)
+            return branches[e]
+        if e.is_Atom:
+            return e
+        return e.func(*[hide(a) for a in e.args])
+
+    hidden = [hide(e) for e in qexprs]
+    for e, w in branches.items():
+        names[w.name] = f"({pr.doprint(e)})"
+    temps, reduced = sp.cse(hidden, symbols=sp.numbered_symbols("c_", real=True),
+                            order="none")
+    shared = []
+    for t, e in temps:
+        names[t.name] = t.name
+        shared.append(f"    {t.name} = {pr.doprint(e)}")
+    out = jac[:n_terms] + shared
+    for line in jac[n_terms:]:
+        if line.startswith(_Q_MARK):
+            k = int(line[len(_Q_MARK):])
+            out.append(f"    q{k + 1} = {pr.doprint(reduced[k])}")
+        else:
+            out.append(line)
+    return out
 
 
 def _needed(names: set[str], terms_parsed) -> list[int]:
@@ -348,6 +443,7 @@ import numpy as np
 
 STATES = {states!r}
 DERIVED = {derived!r}
+HOISTED = {hoisted!r}
 SIGNALS = {signal_names!r}
 COLUMNS = {columns!r}
 CONSTANTS = {constants!r}
@@ -358,6 +454,12 @@ PATTERN = np.array({pattern!r}, dtype=np.bool_)
 def _hill(x, c, g):
     xg = x ** g
     return xg / (xg + c ** g)
+
+
+@nb.njit(cache=True, inline="always")
+def _hillk(x, g, k):
+    xg = x ** g
+    return xg / (xg + k)
 
 
 @nb.njit(cache=True, inline="always")
@@ -395,13 +497,13 @@ def observe(t, y, p, sb, c, o):
 
 def generate(model: AssembledModel, observation: Observation | None = None) -> str:
     """Source text of the compiled module for ``model`` (see the module docstring)."""
-    derive, rhs, jac, pattern, signals, observe = _lines(model, observation)
+    derive, rhs, jac, pattern, signals, observe, hoisted = _lines(model, observation)
     pat = [[int(v) for v in row] for row in pattern]
     return _HEADER.format(
         modules=", ".join(m.name for m in model.modules), states=model.states,
         derived=model.derived_names, pattern=pat, derive="\n".join(derive) or "    pass",
         rhs="\n".join(rhs), jac="\n".join(jac), signals="\n".join(signals) or "    pass",
-        observe="\n".join(observe) or "    pass",
+        observe="\n".join(observe) or "    pass", hoisted=hoisted,
         signal_names=() if observation is None else tuple(n for n, _ in observation.signals),
         columns=() if observation is None else observation.column_names,
         constants=() if observation is None else observation.constants)

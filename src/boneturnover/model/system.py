@@ -138,7 +138,10 @@ class BoneModel:
                                        [Path(self.generated.__file__)])
         if self.assembly.states != self.spec.state_names:
             raise ModelError("the specification's states differ from the assembled modules'")
-        self._dtype = np.dtype([(n, np.float64) for n in self.assembly.record_fields])
+        # the record: parameters, covariates, derived constants and the constant
+        # subexpressions the generated code computes once per subject
+        self._dtype = np.dtype([(n, np.float64) for n in (
+            *self.assembly.record_fields, *self.generated.HOISTED)])
         y_ref = self.spec.initial_state()
         self.y_ref = y_ref
         # absolute tolerance per state: from its nominal size (declared per state:
