@@ -13,6 +13,11 @@ Example::
     [magnesium]         # optional: dietary magnesium from time 0 (history: adequate intake)
     intake_mg_day = 150
 
+    [kidney]            # optional: chronic kidney disease (eGFR from 100 mL/min/1.73 m2)
+    decline_from_age = 60
+    egfr_decline_ml_min_per_year = 4
+    egfr_floor_ml_min = 20
+
     [[dose]]            # optional: dosing events (the drug library builds these too)
     compartment = "denosumab_sc"
     amount = "60 mg"
@@ -103,8 +108,19 @@ class Scenario:
 
 
 _TOP_KEYS = {"years", "output_every", "name", "patient", "parameters", "dose", "treatment",
-             "magnesium", "regimen"}
+             "magnesium", "regimen", "kidney"}
 _MAGNESIUM_KEYS = {"intake_mg_day"}
+#: [kidney] key -> (model parameter, factor to its unit, lowest, highest, what it is).
+#: eGFR mL/min/1.73 m2 -> the model's GFR in L/h (6 L/h = 100 mL/min, PR2010); a decline
+#: per year -> per hour (a Julian year of 8766 h).
+_KIDNEY_KEYS = {
+    "decline_from_age": ("gfr_decline_from_age_y", 1.0, 0.0, 150.0,
+                         "the age in years at which eGFR starts to fall"),
+    "egfr_decline_ml_min_per_year": ("gfr_slope_l_h2", 0.06 / 8766.0, 0.0, 60.0,
+                                     "the eGFR decline in mL/min/1.73 m2 per year"),
+    "egfr_floor_ml_min": ("gfr_floor_l_h", 0.06, 0.0, 99.0,
+                          "the eGFR in mL/min/1.73 m2 the decline stops at"),
+}
 _PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
                  "premenopausal_bmd_hip_g_cm2"}
 _DOSE_KEYS = {"compartment", "amount", "time", "every", "until", "count", "duration"}
@@ -115,6 +131,26 @@ def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
     if extra:
         raise ScenarioError(
             f"{where}: unknown key {extra[0]!r}; expected one of {', '.join(sorted(allowed))}")
+
+
+def _kidney(table: Any, params: dict[str, float]) -> dict[str, float]:
+    """``[kidney]`` in clinical units -> the kidney module's parameters."""
+    if not isinstance(table, dict):
+        raise ScenarioError("[kidney] must be a table, e.g. decline_from_age = 60 and "
+                            "egfr_decline_ml_min_per_year = 4")
+    _unknown(set(table), set(_KIDNEY_KEYS), "[kidney]")
+    out = {}
+    for key, value in table.items():
+        name, factor, low, high, what = _KIDNEY_KEYS[key]
+        if name in params:
+            raise ScenarioError(f"[kidney] {key} and [parameters] {name} both set {what}; "
+                                "expected one of them")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(float(value)) and low <= float(value) <= high):
+            raise ScenarioError(f"[kidney] {key} = {_show(value)}: expected {what}, a number "
+                                f"from {low:g} to {high:g}")
+        out[name] = float(value) * factor
+    return out
 
 
 def _show(value: Any) -> str:
@@ -251,6 +287,8 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario",
         _unknown(set(mg), _MAGNESIUM_KEYS, "[magnesium]")
         if "intake_mg_day" in mg:
             params["mg_intake_mg_day"] = check_intake_mg_day(mg["intake_mg_day"])
+    if "kidney" in data:
+        params.update(_kidney(data["kidney"], params))
     doses = []
     raw_doses = data.get("dose", [])
     if not isinstance(raw_doses, list):

@@ -164,8 +164,8 @@ def _edited(tmp_path, name, old, new):
 
 
 def test_unknown_names_and_cycles_are_refused(tmp_path):
-    mods = _edited(tmp_path, "kidney", '"-k_gfr_decline * gfr_l_h"',
-                   '"-k_gfr_declin * gfr_l_h"')
+    mods = _edited(tmp_path, "kidney", "(k_gfr_decline * gfr_above_floor",
+                   "(k_gfr_declin * gfr_above_floor")
     with pytest.raises(ModelError, match=r"kidney \[rates\]\.gfr_l_h: unknown name.*k_gfr_declin"):
         assemble(STATES, SPEC.parameter_names, mods)
     mods = _edited(tmp_path, "denosumab", 'den_cp = "denosumab_central_ng / den_vc"',
@@ -185,8 +185,10 @@ def test_an_edited_equation_gets_a_new_generated_module(tmp_path):
             for m in bundled_modules()]
     assert codegen.module_name(assemble(STATES, SPEC.parameter_names, same), spec_files) == (
         codegen.module_name(base, spec_files))
-    mods = _edited(tmp_path, "kidney", '"-k_gfr_decline * gfr_l_h"',
-                   '"-2 * k_gfr_decline * gfr_l_h"')
+    mods = _edited(tmp_path, "kidney", "(k_gfr_decline * gfr_above_floor",
+                   "(2 * k_gfr_decline * gfr_above_floor")
     edited = assemble(STATES, SPEC.parameter_names, mods)
     assert codegen.module_name(edited, spec_files) != codegen.module_name(base, spec_files)
-    assert "-2.0*p.k_gfr_decline" in codegen.generate(edited).replace(" ", "")
+    old, new = codegen.generate(base), codegen.generate(edited)
+    assert "2.0*p.k_gfr_decline" in new.replace(" ", "")
+    assert "2.0*p.k_gfr_decline" not in old.replace(" ", "")

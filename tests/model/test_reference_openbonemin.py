@@ -95,3 +95,29 @@ def test_menopause_transition_matches_openbonemin_until_final_period():
     np.testing.assert_allclose(y[0][:, S.estrogen], r["estrogen_rel"], rtol=1.5e-2)
     ctx = 100 * y[0][:, S.osteoclasts] / y0[0, S.osteoclasts]
     np.testing.assert_allclose(ctx, r["CTX_pct_baseline"], rtol=1.5e-2)
+
+
+def test_ckd_minerals_match_openbonemin():
+    """GFR from 100 to 15 mL/min over 10 years at a first-order rate (kGFR): the minerals
+    and PTH of secondary hyperparathyroidism follow the published run."""
+    ref = pd.read_csv(REF / "e2_ckd_gfr_100_to_15_over_10y_weekly.csv")
+    m = BoneModel(rtol=1e-7)
+    rec = m.records(1)
+    _published(rec)
+    y0, _ = m.prepare(rec)
+    # the first-order rate of the reference run, read from its GFR at the end
+    end = ref.iloc[-1]
+    rec["k_gfr_decline"] = np.log(100 / end["GFR_mL_min"]) / (end["time_day"] * 24.0)
+    days = np.array([364.0, 1092.0, 1820.0, 2548.0, 3276.0, 3640.0])
+    y, status, _ = m.solve(rec, y0, days * 24.0)
+    assert status[0] == 0
+    r = ref.set_index("time_day").loc[days]
+    gfr = y[0][:, S.gfr_l_h] * 1000 / 60
+    np.testing.assert_allclose(gfr, r["GFR_mL_min"], rtol=1e-3)
+    assert gfr[-1] < 16  # CKD stage 4/5 is reached
+    np.testing.assert_allclose(y[0][:, S.plasma_ca_mmol] / 14.0, r["Ca_total_mM"], rtol=1e-2)
+    np.testing.assert_allclose(y[0][:, S.ecf_phosphate_mmol] / 14.0, r["phosphate_mM"],
+                               rtol=5e-3)
+    np.testing.assert_allclose(y[0][:, S.pth_pmol] / 14.0, r["PTH_pM"], rtol=4e-2)
+    np.testing.assert_allclose(y[0][:, S.calcitriol_pmol] / 14.0, r["calcitriol_pM"],
+                               rtol=3e-2)

@@ -28,9 +28,9 @@ subexpressions of parameters and derived constants alone (``c**g`` of every Hill
 function, products of constant factors) are computed once per subject in ``derive``
 into record fields ``hoisted_<n>`` (``HOISTED``), and the Jacobian's partial
 derivatives share their common subexpressions (sympy's ``cse``); neither looks inside a
-``where``, whose untaken branch is never evaluated. :func:`load` writes the module into the cache folder under a hash of the
-modules, the model specification and this generator, and imports it: an edited
-equation gives a new file, never stale machine code.
+``where``, whose untaken branch is never evaluated. :func:`load` writes the module into
+the cache folder under a hash of the modules, the model specification and this
+generator, and imports it: an edited equation gives a new file, never stale machine code.
 """
 
 from __future__ import annotations

@@ -135,6 +135,9 @@ def _defs() -> tuple[OutputDef, ...]:
         OutputDef("osteoblasts_rel", "1", "active osteoblasts relative to premenopause",
                   "Peterson & Riggs 2010"),
         OutputDef("denosumab_ng_ml", "ng/mL", "serum denosumab", "Peterson et al. 2004"),
+        OutputDef("egfr_ml_min", "mL/min/{1.73_m2}", "estimated glomerular filtration rate "
+                  "(the model's GFR for a woman of 1.73 m2; CKD categories of KDIGO 2012)",
+                  "Peterson & Riggs 2010 (GFR 6 L/h = 100 mL/min); KDIGO 2012"),
         OutputDef("urine_ca_cum_mmol", "mmol", "cumulative urinary calcium since time 0",
                   "Peterson & Riggs 2010"),
         # --- magnesium ---
