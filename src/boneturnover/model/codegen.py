@@ -85,6 +85,12 @@ def _sympy_functions():  # noqa: C901 - the function table, defined once
 
         nargs = 3
 
+    class PowX(sp.Function):
+        """``b ** e`` kept whole (sympy would merge ``b**g * b**-1`` into ``b**(g - 1)``), so
+        that the power is computed once and shared (printing only)."""
+
+        nargs = 2
+
     class Where(sp.Function):
         """``a`` where ``cond`` holds, else ``b``; differentiated branch by branch."""
 
@@ -137,6 +143,7 @@ def _sympy_functions():  # noqa: C901 - the function table, defined once
         "min": sp.Min,
     }
     Hill.K = HillK
+    Hill.PowX = PowX
     return sp, table, Hill, Where, IsNan
 
 
@@ -153,6 +160,10 @@ def _printer(sp, names: dict[str, str], Hill, Where, IsNan):  # noqa: N803 - cla
         def _print_Hill(self, expr):
             x, c, g = (self._print(a) for a in expr.args)
             return f"_hill({x}, {c}, {g})"
+
+        def _print_PowX(self, expr):
+            b, e = expr.args
+            return f"({self.parenthesize(b, 1000)} ** {self.parenthesize(e, 1000)})"
 
         def _print_HillK(self, expr):
             x, g, k = (self._print(a) for a in expr.args)
@@ -265,24 +276,35 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
                      if a.free_symbols and all(f.name in constant for f in a.free_symbols)]
             if len(const) > 1:  # the constant factors (or addends) as one field
                 rest = [hoist(a) for a in e.args if a not in const]
-                return e.func(hoist(e.func(*const)), *rest)
+                return e.func(hoist(e.func(*const)), *rest, evaluate=False)
+            return e.func(*[hoist(a) for a in e.args], evaluate=False)
         return e.func(*[hoist(a) for a in e.args])
 
     def final(e):
-        """The expression as compiled: Hill's constant power and constants hoisted."""
+        """The expression as compiled: Hill functions and symbolic powers as whole powers
+        (shared by the elimination of common subexpressions), constants hoisted."""
         e = e.replace(lambda x: isinstance(x, Hill),
-                      lambda x: Hill.K(x.args[0], x.args[2], x.args[1] ** x.args[2]))
+                      lambda x: Hill.PowX(x.args[0], x.args[2]) / (
+                          Hill.PowX(x.args[0], x.args[2]) + x.args[1] ** x.args[2]))
+        # (``b**(g - 1)`` stays whole: ``b**g / b`` would divide by a state that is 0)
+        e = e.replace(lambda x: x.is_Pow and not x.exp.is_Number,
+                      lambda x: Hill.PowX(x.base, x.exp))
         return hoist(e)
 
     terms_parsed = [(name, parse(expr, used), used) for name, expr, used in model.terms]
     rates_parsed = [(state, parse(expr, used), used) for state, expr, used in model.rates]
-    rhs = [f"    {var[name]} = {pr.doprint(final(e))}" for name, e, _ in terms_parsed]
-    rhs += [f"    dy[{idx[state]}] = {pr.doprint(final(e))}" for state, e, _ in rates_parsed]
+    term_final = [final(e) for _, e, _ in terms_parsed]
+    plain_terms = [f"    {var[name]} = {pr.doprint(e)}"
+                   for (name, _, _), e in zip(terms_parsed, term_final, strict=True)]
+    rhs = _shared_lines(sp, Where, pr, names, var,
+                        [(var[name], e) for (name, _, _), e in zip(terms_parsed, term_final,
+                                                                  strict=True)],
+                        [(f"dy[{idx[state]}]", final(e)) for state, e, _ in rates_parsed], "r")
     # --- jac: forward mode through the terms ---
     states = set(idx)
     wrt = states | {TIME}
     dvars: dict[str, dict[str, str]] = {}  # term -> {state or t: code of its derivative}
-    jac = list(rhs[: len(terms_parsed)])
+    jac: list[str] = []
     counter = [0]
     qexprs: list[object] = []  # the partial derivatives, printed after elimination
 
@@ -330,9 +352,15 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
             else:
                 jac.append(f"    J[{i}, {idx[s]}] = {code}")
                 pattern[i][idx[s]] = True
-    jac = _eliminate_common(sp, jac, qexprs, names, pr, Where, len(terms_parsed))
+    shared = _shared_lines(sp, Where, pr, names, var,
+                           [(var[name], e) for (name, _, _), e in zip(terms_parsed, term_final,
+                                                                     strict=True)],
+                           [(f"q{k + 1}", e) for k, e in enumerate(qexprs)], "j")
+    # the terms and every partial derivative first (the q's read only terms, states and
+    # constants), then the chain rule in the terms' order
+    jac = shared + [line for line in jac if not line.startswith(_Q_MARK)]
     signals, observe = ([], []) if observation is None else _observe_lines(
-        model, observation, terms_parsed, rhs[: len(terms_parsed)], parse, sp, Hill, Where,
+        model, observation, terms_parsed, plain_terms, parse, sp, Hill, Where,
         IsNan, symbols(False))
     derive += [f"    p.{k} = {dprint.doprint(e)}" for e, k in hoisted.items()]
     return derive, rhs, jac, pattern, signals, observe, tuple(str(k) for k in hoisted.values())
@@ -341,39 +369,69 @@ def _lines(model: AssembledModel, observation: Observation | None = None):  # no
 _Q_MARK = "#q:"
 
 
-def _eliminate_common(sp, jac: list[str], qexprs: list, names: dict[str, str], pr, Where,  # noqa: N803
-                      n_terms: int) -> list[str]:
-    """The Jacobian's lines with common subexpressions of its partial derivatives computed
-    once (sympy's ``cse``), right after the terms. ``where`` is kept whole: a
-    subexpression of an untaken branch is never evaluated."""
+def _shared_lines(sp, Where, pr, names: dict[str, str], var: dict[str, str],  # noqa: N803
+                  terms: list, results: list, prefix: str) -> list[str]:
+    """Code of the terms, then of the results, with their common subexpressions computed
+    once (sympy's ``cse``), each as soon as the terms it reads are computed.
+
+    ``terms`` and ``results`` are ``(target code, expression)``; a term's target is its
+    variable, which later expressions read as a symbol. ``where`` is kept whole: no
+    subexpression of an untaken branch is ever evaluated.
+    """
+    term_vars = set(var.values())
     branches: dict[object, object] = {}
 
     def hide(e):
         if isinstance(e, Where):
             if e not in branches:
-                branches[e] = sp.Symbol(f"w_{len(branches) + 1}", real=True)
+                branches[e] = sp.Symbol(f"w{prefix}_{len(branches) + 1}", real=True)
             return branches[e]
         if e.is_Atom:
             return e
-        return e.func(*[hide(a) for a in e.args])
+        return e.func(*[hide(a) for a in e.args], evaluate=False) if isinstance(
+            e, sp.Add | sp.Mul) else e.func(*[hide(a) for a in e.args])
 
-    hidden = [hide(e) for e in qexprs]
+    exprs = [hide(e) for _, e in terms] + [hide(e) for _, e in results]
+    reads: dict[str, set[str]] = {}  # placeholder or temporary -> term variables it reads
+
+    def term_reads(e) -> set[str]:
+        out = set()
+        for f in e.free_symbols:
+            code = names.get(f.name)
+            if code in term_vars:
+                out.add(code)
+            elif f.name in reads:
+                out |= reads[f.name]
+        return out
+
     for e, w in branches.items():
         names[w.name] = f"({pr.doprint(e)})"
-    temps, reduced = sp.cse(hidden, symbols=sp.numbered_symbols("c_", real=True),
+        reads[w.name] = term_reads(e)
+    temps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols(f"c{prefix}_", real=True),
                             order="none")
-    shared = []
+    pending = []
     for t, e in temps:
         names[t.name] = t.name
-        shared.append(f"    {t.name} = {pr.doprint(e)}")
-    out = jac[:n_terms] + shared
-    for line in jac[n_terms:]:
-        if line.startswith(_Q_MARK):
-            k = int(line[len(_Q_MARK):])
-            out.append(f"    q{k + 1} = {pr.doprint(reduced[k])}")
-        else:
-            out.append(line)
-    return out
+        reads[t.name] = term_reads(e)
+        pending.append((t.name, e))
+    done: set[str] = set()
+    lines: list[str] = []
+
+    def flush() -> None:
+        for item in list(pending):
+            if reads[item[0]] <= done:
+                lines.append(f"    {item[0]} = {pr.doprint(item[1])}")
+                pending.remove(item)
+
+    for (target, _), e in zip(terms, reduced[:len(terms)], strict=True):
+        flush()
+        lines.append(f"    {target} = {pr.doprint(e)}")
+        done.add(target)
+    flush()
+    assert not pending, "a shared subexpression reads a term that is never computed"
+    for (target, _), e in zip(results, reduced[len(terms):], strict=True):
+        lines.append(f"    {target} = {pr.doprint(e)}")
+    return lines
 
 
 def _needed(names: set[str], terms_parsed) -> list[int]:

@@ -141,17 +141,21 @@ def _lu_solve(lu, piv, b):
 def _splu_factor(a, order, l_ptr, l_idx, u_ptr, u_idx):
     """In-place LU of ``a`` along a static plan (:mod:`boneturnover.solve.sparse`).
 
-    Only the planned entries are read or written. Returns False on a zero or
-    non-finite pivot (the caller then falls back to the dense LU with pivoting).
+    Only the planned entries are read or written; each pivot is replaced by its
+    reciprocal, so that :func:`_splu_solve` multiplies instead of dividing. Returns False
+    on a zero or non-finite pivot (the caller then falls back to the dense LU with
+    pivoting).
     """
     for k in range(order.shape[0]):
         p = order[k]
         piv = a[p, p]
         if piv == 0.0 or not math.isfinite(piv):
             return False
+        inv = 1.0 / piv
+        a[p, p] = inv
         for q in range(l_ptr[k], l_ptr[k + 1]):
             i = l_idx[q]
-            lik = a[i, p] / piv
+            lik = a[i, p] * inv
             a[i, p] = lik
             if lik != 0.0:
                 for r in range(u_ptr[k], u_ptr[k + 1]):
@@ -167,16 +171,15 @@ def _splu_solve(lu, order, l_ptr, l_idx, u_ptr, u_idx, b):
     for k in range(n):
         p = order[k]
         bp = b[p]
-        if bp != 0.0:
-            for q in range(l_ptr[k], l_ptr[k + 1]):
-                b[l_idx[q]] -= lu[l_idx[q], p] * bp
+        for q in range(l_ptr[k], l_ptr[k + 1]):
+            b[l_idx[q]] -= lu[l_idx[q], p] * bp
     for k in range(n - 1, -1, -1):
         p = order[k]
         acc = b[p]
         for r in range(u_ptr[k], u_ptr[k + 1]):
             j = u_idx[r]
             acc -= lu[p, j] * b[j]
-        b[p] = acc / lu[p, p]
+        b[p] = acc * lu[p, p]
 
 
 @nb.njit(cache=True)
