@@ -98,6 +98,51 @@ def test_zoledronate_holiday_reference_is_taken_within_the_interval_after_the_la
     assert f.numbers["days_off"] == days("2019-01-10", "2021-01-20") == 741  # from last dose
 
 
+ZOL6 = [t("zoledronate", "2014-01-10", "2019-01-10")]  # six yearly infusions, 2014 to 2019
+
+
+def test_holiday_clock_starts_at_the_last_dose():
+    # seed:B27: after 6 yearly infusions a pause of up to 3 years. A sample 2 years after
+    # the last infusion lies 2 years into the holiday, not 1 (the year the last infusion
+    # still covers is part of the holiday); its rise of +107% exceeds the LSC of 56%.
+    r = run(m("2013-12-20", "CTX_I", 600), m("2019-07-01", "CTX_I", 150),
+            m("2021-01-10", "CTX_I", 310), treatments=ZOL6, today="2021-01-20")
+    f = one(r, "HOLIDAY_REASSESS", "CTX_I", rule_id="bisphosphonate-holiday-rise")
+    assert f.numbers["days_off"] == days("2019-01-10", "2021-01-10") == 731  # 2 years
+    assert f.numbers["reference"] == 150 and f.numbers["lsc_pct"] == 56.0
+    assert f.numbers["change_pct"] == pytest.approx(100 * (310 - 150) / 150)
+    assert f.numbers["change_pct"] > f.numbers["lsc_pct"]
+    # the holiday length (741 days today) is within the 3 years
+    assert [x.rule_id for x in find(r, "HOLIDAY_REASSESS")] == ["bisphosphonate-holiday-rise"]
+
+
+@pytest.mark.parametrize("today, days_off, flagged", [
+    ("2022-01-10", 1096, False),  # 3 years after the last infusion (1096 days: not longer)
+    ("2022-01-11", 1097, True),   # one day longer; counted from one dosing interval after
+                                  # the last dose it would be 731.75 days, not flagged
+])
+def test_holiday_length_counts_from_the_last_dose(today, days_off, flagged):
+    r = run(treatments=ZOL6, today=today)
+    hits = [f for f in find(r, "HOLIDAY_REASSESS") if f.rule_id == "zoledronate-holiday-length"]
+    assert days("2019-01-10", today) == days_off
+    assert bool(hits) == flagged
+    if flagged:
+        f = hits[0]
+        assert f.numbers["holiday_start"] == "2019-01-10"
+        assert f.numbers["days_off"] == days_off
+        assert "since the last dose on 2019-01-10" in f.message.en
+        assert "末次给药（2019-01-10）" in f.message.zh
+
+
+def test_holiday_length_counts_from_a_recorded_last_dose():
+    # a course recorded with a stop after its last infusion: the clock starts at the
+    # infusion (last_dose), not at the stop
+    r = run(treatments=[t("zoledronate", "2014-01-10", "2019-06-01", last_dose="2019-01-10")],
+            today="2022-01-11")
+    f = one(r, "HOLIDAY_REASSESS", rule_id="zoledronate-holiday-length")
+    assert f.numbers["holiday_start"] == "2019-01-10" and f.numbers["days_off"] == 1097
+
+
 def test_oral_bisphosphonate_holiday_reference_is_taken_up_to_the_stop():
     # 2020-03-01 lies after the last tablet: off treatment, not the reference (else the
     # rise 300 -> 400 = +33% would stay within the LSC of 56%)

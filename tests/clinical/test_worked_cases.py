@@ -222,13 +222,14 @@ def test_holiday_rise_within_lsc_is_quiet():
 
 
 def test_zoledronate_holiday_longer_than_three_years():  # seed:B27
-    r = run(treatments=[t("zoledronate", "2013-01-10", "2018-01-10")], today="2022-06-01")
+    # the holiday counts from the last infusion (2018-01-10): 3 years = 1096 days later
+    r = run(treatments=[t("zoledronate", "2013-01-10", "2018-01-10")], today="2021-06-01")
     f = one(r, "HOLIDAY_REASSESS")
     assert f.rule_id == "zoledronate-holiday-length"
-    assert f.numbers["holiday_start"] == "2019-01-10"
-    assert f.numbers["days_off"] > 1096
-    short = run(treatments=[t("zoledronate", "2013-01-10", "2018-01-10")], today="2021-06-01")
-    assert not find(short, "HOLIDAY_REASSESS")
+    assert f.numbers["holiday_start"] == "2018-01-10"
+    assert f.numbers["days_off"] == 1238  # 2018-01-10 to 2021-06-01
+    short = run(treatments=[t("zoledronate", "2013-01-10", "2018-01-10")], today="2021-01-10")
+    assert not find(short, "HOLIDAY_REASSESS")  # 1096 days: not longer than 3 years
 
 
 # -- denosumab (seed:B31, B34; Tsourdi 2017/2021) --------------------------------------

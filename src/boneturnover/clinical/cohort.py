@@ -1,10 +1,11 @@
 """Cohort interpretation: every patient at once, one status row per patient.
 
-The same engine as for one patient (:func:`boneturnover.clinical.engine.evaluate`) runs
-over the whole cohort's tables; a patient with invalid records (or a CSV row that could
-not be read) is reported with ``state`` ``failed`` and the reason in the ``error``
-column, and the others are still interpreted (``state`` ``interpreted``). Notices
-(identical repeated results counted once) are in ``notes``.
+The vectorised engine (:func:`boneturnover.clinical.frames.evaluate`) runs over the
+whole cohort's tables, with the same rules and results as for one patient; a patient
+with invalid records (or a CSV row that could not be read) is reported with ``state``
+``failed`` and the reason in the ``error`` column, and the others are still interpreted
+(``state`` ``interpreted``). Notices (identical repeated results counted once) are in
+``notes``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pandas as pd
 from ..knowledge.markers import MarkerCatalog
 from .catalog import CATALOG, DRUGS
 from .conditions import OSTEOPOROSIS_CLASSES, Context, join_by_group
-from .engine import evaluate, resolve_today
+from .engine import resolve_today
+from .frames import evaluate
 from .io import Cohort
 from .rules import Ruleset, get_ruleset
 from .tables import Tables, days_to_iso, normalise

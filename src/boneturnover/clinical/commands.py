@@ -9,17 +9,11 @@ from pathlib import Path
 from ..errors import InputError
 from ..files import atomic_write_csv, atomic_writer, check_output
 from .catalog import CATALOG
-from .cohort import interpret_cohort
 from .engine import interpret
-from .io import load_cohort, load_patient
+from .io import load_patient
 from .records import PatientRecord
 from .rules import RULESETS
-from .simulated import (
-    DEFAULT_START_DATE,
-    last_sample_date,
-    patient_from_simulation,
-    read_simulation,
-)
+from .simulated import DEFAULT_START_DATE
 
 __all__ = ["register"]
 
@@ -99,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     if args.cohort:
         return _run_cohort(args)
     if args.simulated:
+        from .simulated import last_sample_date
+
         patient = _simulated_patient(args)
         today = args.today or last_sample_date(patient)
     else:
@@ -149,6 +145,8 @@ def _check_outputs(args: argparse.Namespace) -> None:
 
 
 def _simulated_patient(args: argparse.Namespace) -> PatientRecord:
+    from .simulated import patient_from_simulation, read_simulation  # pandas: a table
+
     treatments: tuple = ()
     if args.scenario:
         from ..scenario import load_scenario  # the model side, only when asked for
@@ -170,6 +168,9 @@ def _simulated_patient(args: argparse.Namespace) -> PatientRecord:
 
 
 def _run_cohort(args: argparse.Namespace) -> int:
+    from .cohort import interpret_cohort  # the vectorised engine (pandas)
+    from .io import load_cohort
+
     if not args.out:
         raise InputError("--cohort needs --out PATH (.parquet or .csv)")
     if Path(args.out).suffix not in (".parquet", ".csv"):

@@ -22,35 +22,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..knowledge.drugs import RULE_CLASSES, DrugCatalog
+from ..knowledge.drugs import DrugCatalog
 from ..knowledge.markers import KnowledgeBaseError, MarkerCatalog
 from .catalog import BONE_TURNOVER_MARKERS
+from .kinds import ANTIRESORPTIVE_CLASSES as _ANTI
+from .kinds import CENSORED, COMMON_FIELDS, HIT_COLUMNS, NUMBER_COLUMNS, SPECS, TEXT_COLUMNS
+from .kinds import OSTEOPOROSIS_CLASSES as _OSTEO
+from .kinds import OUTCOMES as _OUTCOMES
 from .tables import Tables
 
-__all__ = ["Context", "Kind", "KINDS", "HIT_COLUMNS", "COMMON_FIELDS"]
+__all__ = ["Context", "Kind", "KINDS", "HIT_COLUMNS", "COMMON_FIELDS", "NUMBER_COLUMNS",
+           "TEXT_COLUMNS", "CENSORED"]
 
-#: Numeric columns a hit may carry (NaN where not applicable).
-NUMBER_COLUMNS = (
-    "value", "day", "baseline", "change_pct", "change_abs", "lsc_pct", "target", "days_on",
-    "nadir_days", "ref", "ref_low", "ref_high", "reference", "days_off", "last_dose", "due",
-    "days_late", "interval_days", "grace_days", "ratio", "threshold", "ca_mg_d", "mg_mg_d",
-    "egfr", "window_days", "start", "stop", "holiday_start", "time_min", "last_day",
-    "change_pct_min", "change_pct_max",
-)
-#: Text columns a hit may carry: ``comparator`` of a censored result (``<``, ``<=``, ``>``,
-#: ``>=``; ``""`` exact), ``baseline_comparator`` and ``reference_comparator`` of its
-#: baseline and reference, ``about`` the finding codes a censored result left undecided.
-TEXT_COLUMNS = ("marker", "drug", "prior_drug", "source", "recommended", "evidence",
-                "comparator", "baseline_comparator", "reference_comparator", "about")
-#: A hit with this column true could not be decided because a result is censored: the
-#: engine turns it into the caveat of a ``censored`` rule instead of the rule's finding.
-CENSORED = "censored_"
-HIT_COLUMNS = ("pid", *TEXT_COLUMNS, *NUMBER_COLUMNS)
-#: Placeholders every message may use.
-COMMON_FIELDS = frozenset({"marker", "value", "date", "row"})
-
-ANTIRESORPTIVE_CLASSES = ("bisphosphonate", "denosumab", "serm")
-OSTEOPOROSIS_CLASSES = ("bisphosphonate", "denosumab", "serm", "pth_analogue", "romosozumab")
+ANTIRESORPTIVE_CLASSES, OSTEOPOROSIS_CLASSES = _ANTI, _OSTEO
 
 
 class Context:
@@ -333,40 +317,14 @@ class Kind:
 KINDS: dict[str, Kind] = {}
 
 
-def _kind(name: str, fields: Sequence[str],
-          check: Callable[[Mapping[str, Any], MarkerCatalog], None]):
+def _kind(name: str):
+    """Register the vectorised implementation of the kind ``name`` of
+    :data:`boneturnover.clinical.kinds.SPECS` (its fields and param check)."""
     def deco(fn):
-        KINDS[name] = Kind(name, fn, frozenset(fields) | COMMON_FIELDS, check)
+        spec = SPECS[name]
+        KINDS[name] = Kind(name, fn, spec.fields, spec.check)
         return fn
     return deco
-
-
-def _require(params: Mapping[str, Any], keys: Sequence[str], optional: Sequence[str] = ()) -> None:
-    missing = [k for k in keys if k not in params]
-    extra = set(params) - set(keys) - set(optional)
-    if missing or extra:
-        raise KnowledgeBaseError(
-            f"params {dict(params)!r}: missing {missing}, unexpected {sorted(extra)}; "
-            f"expected {list(keys)} (+ optional {list(optional)})"
-        )
-
-
-def _check_markers(markers: Sequence[str], catalog: MarkerCatalog) -> None:
-    unknown = [m for m in markers if m not in catalog]
-    if unknown:
-        raise KnowledgeBaseError(f"unknown marker id(s) {unknown}; expected catalog ids")
-
-
-def _check_classes(classes: Sequence[str]) -> None:
-    unknown = [c for c in classes if c not in RULE_CLASSES]
-    if unknown:
-        raise KnowledgeBaseError(f"unknown drug class(es) {unknown}; expected {RULE_CLASSES}")
-
-
-def _check_ref(ref: Any, markers: Sequence[str], catalog: MarkerCatalog) -> None:
-    for r in ref if isinstance(ref, list) else [ref]:
-        for m in markers:
-            catalog[m].reference_value(r)
 
 
 _OPS = {
@@ -430,23 +388,7 @@ def decided(hits: pd.DataFrame) -> pd.DataFrame:
     return hits[~hits[CENSORED]] if CENSORED in hits else hits
 
 
-def _check_latest_value(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["markers", "op", "ref"])
-    _check_markers(p["markers"], cat)
-    if p["op"] not in (*_OPS, "within", "between"):
-        raise KnowledgeBaseError(f"op {p['op']!r} unknown")
-    if (p["op"] in ("within", "between")) != isinstance(p["ref"], list):
-        raise KnowledgeBaseError("ops within/between take ref = [low, high]; others one ref")
-    _check_ref(p["ref"], p["markers"], cat)
-
-
-def _check_censored(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, [], ["codes"])
-    if not all(isinstance(c, str) and c for c in p.get("codes", ["x"])):
-        raise KnowledgeBaseError("codes must be a list of finding codes")
-
-
-@_kind("censored", ["about", "change_pct", "drug"], _check_censored)
+@_kind("censored")
 def censored(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """The caveat of results a censored value left undecided.
 
@@ -458,13 +400,13 @@ def censored(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return _empty()
 
 
-@_kind("always", [], lambda p, c: _require(p, []))
+@_kind("always")
 def always(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """One hit per patient."""
     return pd.DataFrame({"pid": ctx.tables.patients["pid"].to_numpy()})
 
 
-@_kind("latest_value", ["ref", "ref_low", "ref_high"], _check_latest_value)
+@_kind("latest_value")
 def latest_value(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Each listed marker whose latest value satisfies ``op`` against ``ref``.
 
@@ -475,13 +417,7 @@ def latest_value(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return _latest_compare(ctx, params["markers"], params["op"], params["ref"])
 
 
-def _check_latest_all(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["clauses"], ["max_days_apart", "untreated_only"])
-    for cl in p["clauses"]:
-        _check_latest_value(cl, cat)
-
-
-@_kind("latest_all", ["evidence"], _check_latest_all)
+@_kind("latest_all")
 def latest_all(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Every clause holds for some marker's latest value (one hit per patient).
 
@@ -531,16 +467,7 @@ def _g(v: float) -> str:
     return f"{v:.4g}"
 
 
-def _check_patient_context(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["flag", "recommend"], ["marker", "op", "ref"])
-    if p["flag"] not in ("ckd", "glucocorticoids"):
-        raise KnowledgeBaseError(f"flag {p['flag']!r} must be ckd or glucocorticoids")
-    _check_markers(p["recommend"], cat)
-    if "marker" in p:
-        _check_latest_value({"markers": [p["marker"]], "op": p["op"], "ref": p["ref"]}, cat)
-
-
-@_kind("patient_context", ["recommended", "egfr"], _check_patient_context)
+@_kind("patient_context")
 def patient_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Patients with a clinical context (recorded flag, active drug, or a lab criterion).
 
@@ -562,14 +489,7 @@ def patient_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out
 
 
-def _check_missing(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["when_any", "required"])
-    _check_markers(p["when_any"], cat)
-    for g in p["required"]:
-        _check_markers(g, cat)
-
-
-@_kind("markers_missing", ["recommended"], _check_missing)
+@_kind("markers_missing")
 def markers_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Patients with some of ``when_any`` measured but none of a ``required`` group."""
     m = ctx.latest
@@ -582,17 +502,7 @@ def markers_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _check_preanalytical(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    checks = {"fasting_false": [], "fasting_unknown": [], "late_sample": ["latest_time"],
-              "renal": ["egfr_ref", "max_days_apart"]}
-    if p.get("check") not in checks:
-        raise KnowledgeBaseError(f"check must be one of {sorted(checks)}")
-    _require(p, ["check", *checks[p["check"]]])
-    if p["check"] == "renal":
-        cat["EGFR"].reference_value(p["egfr_ref"])
-
-
-@_kind("preanalytical", ["time", "latest_time", "egfr"], _check_preanalytical)
+@_kind("preanalytical")
 def preanalytical(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Rows whose sampling conditions limit interpretation (named by ``source``).
 
@@ -624,20 +534,6 @@ def preanalytical(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return j[j["egfr"] < cut].drop(columns=["egfr_day"]).reset_index(drop=True)
 
 
-_OUTCOMES = ("adequate", "withheld", "too_early", "expected", "inadequate")
-
-
-def _check_response(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["outcome"], ["classes", "routes", "markers", "latest_time"])
-    if p["outcome"] not in _OUTCOMES:
-        raise KnowledgeBaseError(f"outcome must be one of {_OUTCOMES}")
-    _check_classes(p.get("classes", ANTIRESORPTIVE_CLASSES))
-    _check_markers(p.get("markers", BONE_TURNOVER_MARKERS), cat)
-    hh, _, mm = str(p.get("latest_time", "10:00")).partition(":")
-    if not (hh.isdigit() and mm.isdigit()):
-        raise KnowledgeBaseError("latest_time must be HH:MM")
-
-
 def _pct(v: float) -> str:
     return f"{v:+.0f}%"
 
@@ -655,10 +551,7 @@ def change_text(pct: float, low: float, high: float) -> str:
     return ""
 
 
-@_kind("antiresorptive_response",
-       ["drug", "baseline", "change_pct", "lsc_pct", "target", "days_on", "nadir_days",
-        "evidence"],
-       _check_response)
+@_kind("antiresorptive_response")
 def antiresorptive_response(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """One combined response conclusion per course from its latest on-treatment results.
 
@@ -774,12 +667,7 @@ def _course_responses(ctx: Context, classes: tuple[str, ...], markers: tuple[str
     return j.assign(evidence=j["cid"].map(join_by_group(j["cid"], j["txt"], "; ")).to_numpy())
 
 
-def _check_classes_param(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes"])
-    _check_classes(p["classes"])
-
-
-@_kind("baseline_missing", ["drug", "start_date", "window_days"], _check_classes_param)
+@_kind("baseline_missing")
 def baseline_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Markers measured on a course that have no baseline within the window."""
     j = ctx.course_btm
@@ -790,18 +678,12 @@ def baseline_missing(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _check_holiday(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "markers"])
-    _check_classes(p["classes"])
-    _check_markers(p["markers"], cat)
-
-
-@_kind("holiday_rise", ["drug", "reference", "change_pct", "lsc_pct", "stop_date", "days_off"],
-       _check_holiday)
+@_kind("holiday_rise")
 def holiday_rise(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Off-treatment rise beyond the LSC from the last on-treatment value (seed:B27, B28).
 
-    Only while no later osteoporosis course has started.
+    Only while no later osteoporosis course has started; ``days_off`` counts from the last
+    dose.
     """
     j = ctx.course_btm
     j = j[j["klass"].isin(params["classes"]) & j["marker"].isin(params["markers"])]
@@ -813,7 +695,7 @@ def holiday_rise(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     off = with_change(off.drop(columns=["change_abs", "change_pct", "change_pct_min",
                                         "change_pct_max", "censored_change_"]),
                       "reference", "reference_comparator")
-    off = off.assign(days_off=(off["day"] - off["stop"]).astype(float))
+    off = off.assign(days_off=(off["day"] - off["last_given"]).astype(float))
     return _with_undecided(off, *change_compare(off, ">", off["lsc_pct"].to_numpy(float)))
 
 
@@ -824,23 +706,22 @@ def _with_undecided(frame: pd.DataFrame, yes: np.ndarray, no: np.ndarray) -> pd.
     return out.assign(**{CENSORED: undecided[yes | undecided]}).reset_index(drop=True)
 
 
-def _check_holiday_duration(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["drugs", "max_days"])
-
-
-@_kind("holiday_duration", ["drug", "stop_date", "holiday_start", "days_off"],
-       _check_holiday_duration)
+@_kind("holiday_duration")
 def holiday_duration(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
-    """Stopped courses whose holiday (from the end of the last dose's interval) is too long."""
+    """Stopped courses whose holiday is longer than ``max_days``.
+
+    The holiday starts at the last dose (``holiday_start``: the recorded last dose, else
+    the stop): a yearly infusion still acts in the year after it, but that year is part
+    of the holiday (seed:B27: 6 yearly infusions, then a pause of up to 3 years).
+    """
     c = ctx.courses
     c = c[c["drug"].isin(params["drugs"]) & c["stop"].notna() & c["next_start"].isna()]
-    c = c.assign(holiday_start=c["stop"] + c["interval_days"])
+    c = c.assign(holiday_start=c["last_given"])
     c = c.assign(days_off=(ctx.today - c["holiday_start"]).astype(float))
     return c[c["days_off"] > params["max_days"]].reset_index(drop=True)
 
 
-@_kind("dose_overdue", ["drug", "last_dose", "due_date", "interval_days", "grace_days",
-                        "days_late"], _check_classes_param)
+@_kind("dose_overdue")
 def dose_overdue(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Ongoing courses whose next dose (last dose + interval + grace) is past today."""
     c = ctx.courses
@@ -855,19 +736,7 @@ def dose_overdue(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out[late > 0].reset_index(drop=True)
 
 
-def _check_rebound(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "markers", "compare"], ["phase"])
-    _check_classes(p["classes"])
-    _check_markers(p["markers"], cat)
-    if p["compare"] not in ("baseline", "ri_high_without_baseline"):
-        raise KnowledgeBaseError("compare must be baseline or ri_high_without_baseline")
-    if p.get("phase", "off") not in ("off", "lapsed"):
-        raise KnowledgeBaseError("phase must be off (stopped course) or lapsed (dose overdue)")
-
-
-@_kind("off_treatment_rebound", ["drug", "reference", "change_pct", "stop_date", "days_off",
-                                 "last_dose", "due_date", "interval_days", "grace_days",
-                                 "days_late"], _check_rebound)
+@_kind("off_treatment_rebound")
 def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Latest uncovered result above the pre-treatment baseline (seed:B31).
 
@@ -899,13 +768,7 @@ def off_treatment_rebound(ctx: Context, params: Mapping[str, Any]) -> pd.DataFra
         j[j["reference"].notna()], ">", 0.0))
 
 
-def _check_followon(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "followon_classes"])
-    _check_classes(p["classes"])
-    _check_classes(p["followon_classes"])
-
-
-@_kind("stopped_without_followon", ["drug", "stop_date"], _check_followon)
+@_kind("stopped_without_followon")
 def stopped_without_followon(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Stopped courses not followed by a course of ``followon_classes``."""
     c = ctx.courses
@@ -916,26 +779,7 @@ def stopped_without_followon(ctx: Context, params: Mapping[str, Any]) -> pd.Data
     return stopped[~stopped["cid"].isin(followed)].reset_index(drop=True)
 
 
-def _check_change_window(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "markers", "window_days", "metric", "op", "threshold"],
-             ["threshold_unit"])
-    _check_classes(p["classes"])
-    _check_markers(p["markers"], cat)
-    if p["metric"] not in ("pct", "abs") or p["op"] not in _OPS:
-        raise KnowledgeBaseError("metric must be pct or abs, op one of > >= < <=")
-    if p["metric"] == "abs":
-        units = {cat[m].canonical_unit for m in p["markers"]}
-        if units != {p.get("threshold_unit")}:
-            raise KnowledgeBaseError(
-                f"threshold_unit {p.get('threshold_unit')!r} must equal the markers' "
-                f"canonical unit {sorted(units)}"
-            )
-    if isinstance(p["threshold"], str) and p["threshold"] != "lsc":
-        raise KnowledgeBaseError("threshold must be a number or 'lsc'")
-
-
-@_kind("change_window", ["drug", "baseline", "change_pct", "change_abs", "lsc_pct", "days_on",
-                         "threshold"], _check_change_window)
+@_kind("change_window")
 def change_window(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Latest result in a window of days on treatment whose change from baseline ``op``
     ``threshold`` (``metric`` ``pct`` or ``abs``; threshold a number or ``"lsc"``)."""
@@ -958,13 +802,7 @@ def change_window(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return _with_undecided(j, yes, no)
 
 
-def _check_prior(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "prior_classes"])
-    _check_classes(p["classes"])
-    _check_classes(p["prior_classes"])
-
-
-@_kind("prior_course", ["drug", "prior_drug", "start_date"], _check_prior)
+@_kind("prior_course")
 def prior_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Courses of ``classes`` started after a course of ``prior_classes``."""
     c = ctx.courses
@@ -976,8 +814,7 @@ def prior_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return j.drop_duplicates("cid", keep="last").reset_index(drop=True)
 
 
-@_kind("supplement_ratio", ["ratio", "threshold", "ca_mg_d", "mg_mg_d"],
-       lambda p, c: _require(p, ["threshold"]))
+@_kind("supplement_ratio")
 def supplement_ratio(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Calcium/magnesium supplement ratio above ``threshold`` (seed:M10).
 
@@ -992,14 +829,7 @@ def supplement_ratio(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return out[out["ratio"] > params["threshold"]].reset_index(drop=True)
 
 
-def _check_retest(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["phase", "state"])
-    if p["phase"] not in ("on", "off", "lapsed") or p["state"] not in ("overdue", "upcoming"):
-        raise KnowledgeBaseError("phase must be on/off/lapsed and state overdue/upcoming")
-
-
-@_kind("retest", ["drug", "due_date", "start_date", "stop_date", "last_date", "last_dose"],
-       _check_retest)
+@_kind("retest")
 def retest(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """When bone turnover markers are next due for each current course.
 

@@ -1,35 +1,39 @@
-"""The rule engine: evaluate every rule of a rule set over normalised tables.
+"""The rule engine's entry point for one patient: :func:`interpret`.
 
-:func:`evaluate` is the single generic engine: for each rule it calls the rule's
-condition kind (:data:`~boneturnover.clinical.conditions.KINDS`) and tags the hits with
-the rule. :func:`interpret` is the public entry point for one patient; the cohort path
-(:mod:`boneturnover.clinical.cohort`) calls :func:`evaluate` on all patients at once.
-Both are pure: no I/O, results depend only on the inputs (and on ``today``).
+Every rule of the selected rule set is evaluated for the patient and the hits become a
+:class:`~boneturnover.clinical.report.Report`. One patient goes through the
+single-patient engine: :mod:`boneturnover.clinical.single` (the patient's rows),
+:mod:`boneturnover.clinical.single_kinds` (the kinds over them) and
+:func:`evaluate_records` here, plain Python without pandas or numpy. A cohort goes
+through the vectorised engine (:func:`boneturnover.clinical.frames.evaluate`, pandas)
+with the same rules; both give the same findings for the same patient
+(``tests/clinical``). Both are pure: no I/O, results depend only on the inputs (and on
+``today``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-
-import numpy as np
-import pandas as pd
+from collections.abc import Sequence
 
 from ..errors import DataError
+from ..knowledge.drugs import DrugCatalog
 from ..knowledge.markers import MarkerCatalog
-from . import safety as _safety  # noqa: F401  registers the safety condition kinds
 from .catalog import CATALOG, DRUGS
-from .conditions import CENSORED, HIT_COLUMNS, KINDS, Context
+from .kinds import CENSORED, HIT_COLUMNS
 from .records import PatientRecord
-from .report import Report, build_report
+from .report import Report, assemble_report
 from .rules import RULES, SEVERITIES, Rule, Ruleset, get_ruleset
-from .tables import Tables, normalise, to_day
+from .single import RecordContext, Row, na, normalise_records, ordered
+from .single_kinds import RECORD_KINDS
+from .values import to_day
 
-__all__ = ["evaluate", "interpret", "resolve_today", "FINDING_COLUMNS"]
+__all__ = ["interpret", "resolve_today", "evaluate_records", "report_of_patient",
+           "FINDING_COLUMNS"]
 
 #: Columns of the findings frame :func:`evaluate` returns.
 FINDING_COLUMNS = ("pid", "rule", "rule_id", "code", "severity", *HIT_COLUMNS[1:])
-_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def resolve_today(today: str | dt.date | None) -> int:
@@ -37,86 +41,8 @@ def resolve_today(today: str | dt.date | None) -> int:
     if today is None:
         today = dt.date.today()
     if isinstance(today, dt.date):
-        return int((np.datetime64(today.isoformat(), "D") - np.datetime64("1970-01-01", "D"))
-                   .astype(int))
+        return today.toordinal() - _EPOCH_ORDINAL
     return to_day(today)
-
-
-def evaluate(ctx: Context, rules: Sequence[Rule] = RULES) -> pd.DataFrame:
-    """Evaluate ``rules`` (those that apply to ``ctx.ruleset``) over all patients.
-
-    Returns
-    -------
-    DataFrame
-        One row per finding with :data:`FINDING_COLUMNS`, sorted by patient, severity
-        (alert first), rule order, marker and date: independent of the input row order.
-    """
-    frames = []
-    undecided = []
-    sinks = [(i, r) for i, r in enumerate(rules)
-             if r.kind == "censored" and r.applies_to(ctx.ruleset.id)]
-    for i, rule in enumerate(rules):
-        if not rule.applies_to(ctx.ruleset.id):
-            continue
-        hits = KINDS[rule.kind].fn(ctx, rule.params)
-        if hits.empty:
-            continue
-        if CENSORED in hits:
-            flagged = hits[CENSORED].fillna(False).astype(bool)
-            if flagged.any():
-                undecided.append(hits[flagged].assign(about=rule.code))
-            hits = hits[~flagged]
-            if hits.empty:
-                continue
-        frames.append(_tag(hits, i, rule))
-    if undecided and sinks:
-        frames += _caveats(pd.concat(undecided, ignore_index=True), sinks)
-    if not frames:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in FINDING_COLUMNS})
-    f = pd.concat(frames, ignore_index=True)
-    f["pid"] = f["pid"].astype(np.int64)
-    f["_sev"] = f["severity"].map(_SEV_RANK)
-    f = f.sort_values(["pid", "_sev", "rule", "marker", "day", "drug", "start", "source"],
-                      kind="stable", na_position="first")
-    return f.drop(columns="_sev").reset_index(drop=True)
-
-
-def _tag(hits: pd.DataFrame, i: int, rule: Rule) -> pd.DataFrame:
-    h = hits.reindex(columns=list(HIT_COLUMNS))
-    h.insert(1, "rule", i)
-    h.insert(2, "rule_id", rule.id)
-    h.insert(3, "code", rule.code)
-    h.insert(4, "severity", rule.severity)
-    return h
-
-
-def _caveats(hits: pd.DataFrame, sinks: Sequence[tuple[int, Rule]]) -> list[pd.DataFrame]:
-    """Hits a censored result left undecided -> one caveat per result and ``censored`` rule
-    (the first whose ``codes`` list the code, else the first without ``codes``), naming
-    every code it left undecided (``about``)."""
-    def sink_of(code: str) -> int | None:
-        for k, (_, r) in enumerate(sinks):
-            if code in r.params.get("codes", ()):
-                return k
-        return next((k for k, (_, r) in enumerate(sinks) if "codes" not in r.params), None)
-
-    hits = hits.assign(sink_=hits["about"].map(sink_of))
-    hits = hits[hits["sink_"].notna()]
-    out = []
-    keys = ["pid", "source", "marker"]
-    for k, g in hits.groupby("sink_", sort=True):
-        g = g.assign(source=g["source"].fillna(""), marker=g["marker"].fillna(""))
-        about = g.groupby(keys, sort=False)["about"].agg(lambda c: ",".join(dict.fromkeys(c)))
-        first = g.groupby(keys, sort=False).first().reset_index()
-        cols = ["pid", "source", "marker", "value", "day", "comparator", "drug",
-                "change_pct_min", "change_pct_max"]
-        first = first[[c for c in cols if c in first]]
-        first["about"] = [about[tuple(r)] for r in first[keys].itertuples(index=False)]
-        first["source"] = first["source"].replace("", None)
-        first["marker"] = first["marker"].replace("", None)
-        i, rule = sinks[int(k)]
-        out.append(_tag(first, i, rule))
-    return out
 
 
 def interpret(
@@ -155,18 +81,96 @@ def interpret(
     """
     rs = get_ruleset(ruleset)
     cat = (catalog or CATALOG).with_overrides(patient.assay)
-    tables, errors = normalise(*patient.raw_frames(), catalog=cat, drugs=DRUGS,
-                               today=resolve_today(today), labels={"patients": "[patient]"})
-    if len(errors):
+    return report_of_patient(patient, catalog=cat, drugs=DRUGS, ruleset=rs,
+                             today=resolve_today(today), rules=RULES)
+
+
+# ---------------------------------------------------------------------------------------
+# the single-patient engine
+
+
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_ORDER = ("pid", "_sev", "rule", "marker", "day", "drug", "start", "source")
+
+
+def _tag(hit: Row, i: int, rule: Rule) -> Row:
+    out = {k: hit[k] for k in HIT_COLUMNS if k in hit}
+    out.update(rule=i, rule_id=rule.id, code=rule.code, severity=rule.severity)
+    return out
+
+
+def evaluate_records(ctx: RecordContext, rules: Sequence[Rule]) -> list[Row]:
+    """Evaluate ``rules`` (those of ``ctx.ruleset``) for the patient; the findings rows in
+    the order of :func:`boneturnover.clinical.frames.evaluate` (severity, rule, marker,
+    date, drug, start, row)."""
+    found: list[Row] = []
+    undecided: list[Row] = []
+    sinks = [(i, r) for i, r in enumerate(rules)
+             if r.kind == "censored" and r.applies_to(ctx.ruleset.id)]
+    for i, rule in enumerate(rules):
+        if not rule.applies_to(ctx.ruleset.id):
+            continue
+        for hit in RECORD_KINDS[rule.kind](ctx, rule.params):
+            if hit.get(CENSORED):
+                undecided.append({**hit, "about": rule.code})
+            else:
+                found.append(_tag(hit, i, rule))
+    if undecided and sinks:
+        found += _caveats(undecided, sinks)
+    for f in found:
+        f["_sev"] = _SEV_RANK[f["severity"]]
+    found = ordered(found, _ORDER)
+    for f in found:
+        del f["_sev"]
+    return found
+
+
+def _caveats(hits: list[Row], sinks: Sequence[tuple[int, Rule]]) -> list[Row]:
+    """One caveat per censored result and ``censored`` rule (``frames._caveats``)."""
+    def sink_of(code: str) -> int | None:
+        for k, (_, r) in enumerate(sinks):
+            if code in r.params.get("codes", ()):
+                return k
+        return next((k for k, (_, r) in enumerate(sinks) if "codes" not in r.params), None)
+
+    by_sink: dict[int, list[Row]] = {}
+    for h in hits:
+        k = sink_of(h["about"])
+        if k is not None:
+            by_sink.setdefault(k, []).append(h)
+    out = []
+    cols = ("value", "day", "comparator", "drug", "change_pct_min", "change_pct_max")
+    for k in sorted(by_sink):
+        groups: dict[tuple, list[Row]] = {}
+        for h in by_sink[k]:
+            key = (h["pid"], "" if na(h.get("source")) else h["source"],
+                   "" if na(h.get("marker")) else h["marker"])
+            groups.setdefault(key, []).append(h)
+        i, rule = sinks[k]
+        for (pid, source, marker), g in groups.items():
+            row: Row = {"pid": pid, "source": source or None, "marker": marker or None}
+            for c in cols:
+                if any(c in h for h in g):
+                    row[c] = next((h[c] for h in g if not na(h.get(c))), None)
+            row["about"] = ",".join(dict.fromkeys(h["about"] for h in g))
+            out.append(_tag(row, i, rule))
+    return out
+
+
+def report_of_patient(patient: PatientRecord, *, catalog: MarkerCatalog, drugs: DrugCatalog,
+                      ruleset: Ruleset, today: int, rules: Sequence[Rule]) -> Report:
+    """Check, evaluate and report one patient (:func:`boneturnover.clinical.interpret`)."""
+    records, errors = normalise_records(patient, catalog=catalog, drugs=drugs, today=today)
+    if errors:
         more = f" ({len(errors) - 1} more problem(s) in this patient)" if len(errors) > 1 else ""
-        raise DataError(f"patient {patient.patient_id}: {errors['message'].iloc[0]}{more}")
-    return report_for(tables, cat, rs, 0, ignored=patient.ignored)
-
-
-def report_for(tables: Tables, catalog: MarkerCatalog, ruleset: Ruleset, pid: int,
-               ignored: Sequence[Mapping[str, str]] = ()) -> Report:
-    """Evaluate ``tables`` and build the report of patient ``pid`` (``ignored``: what the
-    loader read but did not use, listed in the report's input summary)."""
-    ctx = Context(tables, catalog, DRUGS, ruleset)
-    frame = evaluate(ctx)
-    return build_report(ctx, frame[frame["pid"] == pid], pid, RULES, ignored)
+        raise DataError(f"patient {patient.patient_id}: {errors[0][3]}{more}")
+    assert records is not None
+    ctx = RecordContext(records, catalog, drugs, ruleset)
+    rows = evaluate_records(ctx, rules)
+    info = ctx.marker_info
+    return assemble_report(
+        rows, catalog=catalog, ruleset=ruleset, today=records.today, patient=records.patient,
+        meas=ctx.meas, treat=records.treat,
+        baselines=[j for j in ctx.course_btm if not na(j["baseline"])],
+        lsc={mid: v["lsc_pct"] for mid, v in info.items()}, rules=rules,
+        ignored=patient.ignored)

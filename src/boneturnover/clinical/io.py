@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, InputError
 from ..files import load_toml_cached
@@ -36,7 +34,10 @@ from .records import (
     depth_exceeds,
     shown,
 )
-from .tables import RAW_COLUMNS
+from .values import RAW_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["load_patient", "load_fhir_bundle", "load_cohort", "Cohort", "FHIR_EXTENSION"]
 
@@ -536,7 +537,7 @@ class Cohort:
     treatments: pd.DataFrame
     assay: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     directory: str = ""
-    row_errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+    row_errors: pd.DataFrame = field(default_factory=lambda: _frame(
         columns=list(ROW_ERROR_COLUMNS)))
 
     def patient(self, patient_id: str) -> PatientRecord:
@@ -549,7 +550,8 @@ class Cohort:
         tr = self.treatments[self.treatments["patient_id"].astype(str) == patient_id]
 
         def val(x: Any) -> Any:
-            return None if x is None or (isinstance(x, float) and pd.isna(x)) or x == "" else x
+            return None if x is None or (isinstance(x, float) and math.isnan(x)) or x == "" \
+                else x
 
         return PatientRecord(
             patient_id=patient_id,
@@ -573,6 +575,13 @@ class Cohort:
         )
 
 
+def _frame(*args: Any, **kwargs: Any) -> pd.DataFrame:
+    """A DataFrame (pandas is imported by the cohort path only)."""
+    import pandas as pd
+
+    return pd.DataFrame(*args, **kwargs)
+
+
 def _read_csv(path: Path, kind: str) -> tuple[pd.DataFrame, list[tuple[str, str, str, str]]]:
     """Read one cohort CSV as text columns -> (frame, rows that could not be read).
 
@@ -588,6 +597,8 @@ def _read_csv(path: Path, kind: str) -> tuple[pd.DataFrame, list[tuple[str, str,
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     bad: list[tuple[str, str, str, str]] = []
+    import pandas as pd
+
     try:
         raw.decode("utf-8")
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_values=[],
@@ -616,6 +627,8 @@ def _check_columns(path: Path, kind: str, cols: list[str]) -> None:
 
 def _read_csv_lines(path: Path, raw: bytes,
                     ) -> tuple[pd.DataFrame, list[tuple[str, str, str, str]]]:
+    import pandas as pd
+
     lines = raw.split(b"\n")
     if lines and lines[-1] == b"":
         lines = lines[:-1]
@@ -673,6 +686,8 @@ def load_cohort(directory: str | Path) -> Cohort:
         If the directory or a required file is missing, a header cannot be read, a CSV has
         unknown columns, or ``assays.toml`` is not valid.
     """
+    import pandas as pd
+
     d = Path(directory)
     if not d.is_dir():
         raise InputError(f"{d}: not a directory with patients.csv and measurements.csv")

@@ -13,12 +13,13 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
-from .tables import RAW_COLUMNS
+from .values import RAW_COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["Measurement", "TreatmentRecord", "PatientRecord", "PATIENT_SCHEMA", "MAX_DEPTH"]
 
@@ -285,28 +286,33 @@ class PatientRecord:
             assay=assay, as_of=_iso(d.get("as_of"), f"{label}: as_of"),
         )
 
+    def raw_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
+                                list[dict[str, Any]]]:
+        """The raw records as rows (patients, measurements, treatments) with the columns of
+        :data:`~boneturnover.clinical.values.RAW_COLUMNS`, values as given."""
+        pa = [{"patient_id": self.patient_id, "birth_date": self.birth_date, "ckd": self.ckd,
+               "glucocorticoids": self.glucocorticoids,
+               "calcium_supplement_mg_d": self.calcium_supplement_mg_d,
+               "magnesium_supplement_mg_d": self.magnesium_supplement_mg_d}]
+        me = [{"patient_id": self.patient_id, "source": m.source or f"measurements[{i}]",
+               "date": m.date, "marker": m.marker, "value": m.value, "unit": m.unit,
+               "fasting": m.fasting, "time": m.time, "comparator": m.comparator,
+               "preliminary": m.preliminary}
+              for i, m in enumerate(self.measurements, 1)]
+        tr = [{"patient_id": self.patient_id, "source": t.source or f"treatments[{i}]",
+               "drug": t.drug, "dose": t.dose, "dose_unit": t.dose_unit, "interval": t.interval,
+               "route": t.route, "start": t.start, "stop": t.stop, "last_dose": t.last_dose}
+              for i, t in enumerate(self.treatments, 1)]
+        return pa, me, tr
+
     def raw_frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The three raw frames :func:`~boneturnover.clinical.tables.normalise` takes."""
-        pa = pd.DataFrame([{
-            "patient_id": self.patient_id, "birth_date": self.birth_date, "ckd": self.ckd,
-            "glucocorticoids": self.glucocorticoids,
-            "calcium_supplement_mg_d": self.calcium_supplement_mg_d,
-            "magnesium_supplement_mg_d": self.magnesium_supplement_mg_d,
-        }], columns=RAW_COLUMNS["patients"], dtype=object)
-        me = pd.DataFrame(
-            [{"patient_id": self.patient_id, "source": m.source or f"measurements[{i}]",
-              "date": m.date, "marker": m.marker, "value": m.value, "unit": m.unit,
-              "fasting": m.fasting, "time": m.time, "comparator": m.comparator,
-              "preliminary": m.preliminary}
-             for i, m in enumerate(self.measurements, 1)],
-            columns=RAW_COLUMNS["measurements"], dtype=object)
-        tr = pd.DataFrame(
-            [{"patient_id": self.patient_id, "source": t.source or f"treatments[{i}]",
-              "drug": t.drug, "dose": t.dose, "dose_unit": t.dose_unit, "interval": t.interval,
-              "route": t.route, "start": t.start, "stop": t.stop, "last_dose": t.last_dose}
-             for i, t in enumerate(self.treatments, 1)],
-            columns=RAW_COLUMNS["treatments"], dtype=object)
-        return pa, me, tr
+        import pandas as pd
+
+        pa, me, tr = self.raw_rows()
+        return tuple(pd.DataFrame(rows, columns=RAW_COLUMNS[kind], dtype=object)
+                     for rows, kind in ((pa, "patients"), (me, "measurements"),
+                                        (tr, "treatments")))
 
 
 def check_assay(assay: Any, where: str) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..knowledge.sources import Fact, cite, references, render_sources, resolve
 from .catalog import DRUGS, Citation, Text
-from .tables import day_to_iso
+from .values import day_to_iso
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .rules import Rule
 
 __all__ = ["Finding", "Report", "TimelineEvent", "MarkerSeries", "Course", "build_report",
+           "assemble_report",
            "InputSummary", "IgnoredInput", "CensoredInput",
            "format_message", "code_title", "NUMBER_FIELDS", "CODE_TITLE", "SEVERITY_LABEL",
            "EVIDENCE_LABEL"]
@@ -653,9 +654,10 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
-def format_message(rule: Rule, row: Mapping[str, Any], ctx: Context, lang: str) -> str:
-    """Fill a rule's message template in ``lang`` from one findings row."""
-    cat = ctx.catalog
+def format_message(rule: Rule, row: Mapping[str, Any], ctx: Any, lang: str) -> str:
+    """Fill a rule's message template in ``lang`` from one findings row (``ctx``: the
+    engine's context, or the marker catalogue it holds)."""
+    cat = getattr(ctx, "catalog", ctx)
     mid = row.get("marker") if isinstance(row.get("marker"), str) else None
     unit = cat[mid].display_unit if mid in cat else ""
     na = _NA[lang]
@@ -742,9 +744,37 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
     """Turn the findings rows of patient ``pid`` into a :class:`Report`; ``ignored`` is
     what the loader read but did not use (``PatientRecord.ignored``)."""
     t = ctx.tables
-    cat = ctx.catalog
+    cb = ctx.course_btm
+    cb = cb[(cb["pid"] == pid) & cb["baseline"].notna()]
+    info = ctx.marker_info
+    return assemble_report(
+        frame.to_dict("records"), catalog=ctx.catalog, ruleset=ctx.ruleset, today=t.today,
+        patient=t.patients[t.patients["pid"] == pid].iloc[0].to_dict(),
+        meas=ctx.meas[ctx.meas["pid"] == pid].to_dict("records"),
+        treat=t.treat[t.treat["pid"] == pid].to_dict("records"),
+        baselines=cb[["marker", "start", "baseline", "baseline_day"]].to_dict("records"),
+        lsc={mid: float(v) for mid, v in info["lsc_pct"].items()}, rules=rules,
+        ignored=ignored)
+
+
+def assemble_report(rows: Sequence[Mapping[str, Any]], *, catalog: Any, ruleset: Any,
+                    today: int, patient: Mapping[str, Any],
+                    meas: Sequence[Mapping[str, Any]], treat: Sequence[Mapping[str, Any]],
+                    baselines: Sequence[Mapping[str, Any]], lsc: Mapping[str, float],
+                    rules: Sequence[Rule], ignored: Sequence[Mapping[str, str]] = (),
+                    ) -> Report:
+    """The :class:`Report` of one patient from plain rows, whichever path of the engine
+    made them.
+
+    ``rows``: the findings (columns of the engine's findings, in report order); ``patient``:
+    the patient's row of the tables; ``meas``: the measurements in (marker, day, source)
+    order; ``treat``: the treatment courses; ``baselines``: the (course, measurement) pairs
+    with a baseline (``marker``, ``start``, ``baseline``, ``baseline_day``); ``lsc``: the LSC
+    in use per marker.
+    """
+    cat = catalog
     findings = []
-    for row in frame.to_dict("records"):
+    for row in rows:
         rule = rules[int(row["rule"])]
         mid = row["marker"] if isinstance(row.get("marker"), str) else None
         numbers: dict[str, Any] = {k: _num(row.get(k)) for k in NUMBER_FIELDS}
@@ -760,66 +790,66 @@ def build_report(ctx: Context, frame: pd.DataFrame, pid: int, rules: Sequence[Ru
             row=row["source"] if isinstance(row.get("source"), str) else None,
             drug=row["drug"] if isinstance(row.get("drug"), str) else None,
             numbers=numbers,
-            message=Text(format_message(rule, row, ctx, "en"),
-                         format_message(rule, row, ctx, "zh")),
+            message=Text(format_message(rule, row, cat, "en"),
+                         format_message(rule, row, cat, "zh")),
             sources=rule.cite, comparator=_text(row.get("comparator")) or None,
         ))
-    pat = t.patients[t.patients["pid"] == pid]
-    meas = ctx.meas[ctx.meas["pid"] == pid]
-    treat = t.treat[t.treat["pid"] == pid]
     events = []
-    for r in meas.itertuples():
-        m = cat[r.marker]
-        label = f"{m.symbol} {r.comparator}{_fmt(r.value)} {m.display_unit}"
-        events.append(TimelineEvent(day_to_iso(r.day), "measurement", Text(label, label), r.source))
+    for r in meas:
+        m = cat[r["marker"]]
+        label = f"{m.symbol} {r['comparator']}{_fmt(r['value'])} {m.display_unit}"
+        events.append(TimelineEvent(day_to_iso(r["day"]), "measurement", Text(label, label),
+                                    r["source"]))
     courses = []
-    for r in treat.itertuples():
-        dr = DRUGS[r.drug]
-        route_zh = _ROUTE.get(r.route, r.route)
-        events.append(TimelineEvent(day_to_iso(r.start), "start",
-                                    Text(f"start {dr.name.en} ({r.route})",
-                                         f"开始{dr.name.zh}（{route_zh}）"), r.source))
-        if not math.isnan(r.stop):
-            events.append(TimelineEvent(day_to_iso(r.stop), "stop",
-                                        Text(f"stop {dr.name.en}", f"停用{dr.name.zh}"), r.source))
-        courses.append(Course(drug=r.drug, name=Text(dr.name.en, dr.name.zh),
-                              start=day_to_iso(r.start),
-                              stop=None if math.isnan(r.stop) else day_to_iso(r.stop),
-                              route=r.route, row=r.source))
+    for r in treat:
+        dr = DRUGS[r["drug"]]
+        route, stop = r["route"], r["stop"]
+        route_zh = _ROUTE.get(route, route)
+        events.append(TimelineEvent(day_to_iso(r["start"]), "start",
+                                    Text(f"start {dr.name.en} ({route})",
+                                         f"开始{dr.name.zh}（{route_zh}）"), r["source"]))
+        if not math.isnan(stop):
+            events.append(TimelineEvent(day_to_iso(stop), "stop",
+                                        Text(f"stop {dr.name.en}", f"停用{dr.name.zh}"),
+                                        r["source"]))
+        courses.append(Course(drug=r["drug"], name=Text(dr.name.en, dr.name.zh),
+                              start=day_to_iso(r["start"]),
+                              stop=None if math.isnan(stop) else day_to_iso(stop),
+                              route=route, row=r["source"]))
     courses.sort(key=lambda c: (c.start, c.row))
     events.sort(key=lambda e: (e.date, e.kind != "start", e.row))
-    cb = ctx.course_btm
-    cb = cb[(cb["pid"] == pid) & cb["baseline"].notna()]
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in meas:
+        groups.setdefault(r["marker"], []).append(r)
     series = []
-    info = ctx.marker_info
-    for mid, g in meas.groupby("marker", sort=False):
+    for mid, g in groups.items():
         m = cat[mid]
         if not m.is_bone_turnover_marker and mid != "MG":
             continue
-        b = cb[cb["marker"] == mid].sort_values("start")
-        base = _num(b["baseline"].iloc[-1]) if len(b) else None
-        bday = _num(b["baseline_day"].iloc[-1]) if len(b) else None
+        b = sorted((x for x in baselines if x["marker"] == mid), key=lambda x: x["start"])
+        base = _num(b[-1]["baseline"]) if b else None
+        bday = _num(b[-1]["baseline_day"]) if b else None
         series.append(MarkerSeries(
             marker=mid, symbol=m.symbol, unit=m.display_unit,
-            dates=tuple(day_to_iso(x) for x in g["day"]), values=tuple(map(float, g["value"])),
+            dates=tuple(day_to_iso(x["day"]) for x in g),
+            values=tuple(float(x["value"]) for x in g),
             ri_low=m.ri.low if m.ri else None, ri_high=m.ri.high if m.ri else None,
             baseline=base, baseline_date=None if bday is None else day_to_iso(bday),
-            lsc_pct=float(info.loc[mid, "lsc_pct"]),
-            target=target.value if (target := ctx.ruleset.targets.get(mid)) else None,
-            label=_marker_label(m), comparators=tuple(g["comparator"].fillna("")),
+            lsc_pct=float(lsc[mid]),
+            target=target.value if (target := ruleset.targets.get(mid)) else None,
+            label=_marker_label(m), comparators=tuple(_text(x["comparator"]) for x in g),
         ))
-    birth = _num(pat["birth_day"].iloc[0]) if "birth_day" in pat else None
-    cens = meas[meas["comparator"].fillna("") != ""]
+    birth = _num(patient.get("birth_day"))
     inputs = InputSummary(
         n_measurements=len(meas), n_treatments=len(treat),
-        censored=tuple(CensoredInput(str(r.source), str(r.marker), day_to_iso(r.day),
-                                     str(r.comparator), float(r.value),
-                                     cat[r.marker].display_unit, cat[r.marker].symbol)
-                       for r in cens.itertuples()),
+        censored=tuple(CensoredInput(str(r["source"]), str(r["marker"]), day_to_iso(r["day"]),
+                                     str(r["comparator"]), float(r["value"]),
+                                     cat[r["marker"]].display_unit, cat[r["marker"]].symbol)
+                       for r in meas if _text(r["comparator"]) != ""),
         ignored=tuple(IgnoredInput.from_record(d) for d in ignored))
     return Report(
-        patient_id=str(pat["patient_id"].iloc[0]), ruleset=ctx.ruleset.id,
-        today=day_to_iso(t.today), findings=tuple(findings), timeline=tuple(events),
+        patient_id=str(patient["patient_id"]), ruleset=ruleset.id,
+        today=day_to_iso(today), findings=tuple(findings), timeline=tuple(events),
         series=tuple(series), courses=tuple(courses),
         birth_date=None if birth is None else day_to_iso(birth), inputs=inputs,
     )

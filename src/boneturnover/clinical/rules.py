@@ -41,7 +41,7 @@ from .catalog import (
     parse_retest,
     parse_window,
 )
-from .conditions import KINDS
+from .kinds import SPECS as KINDS
 
 __all__ = ["SEVERITIES", "Target", "LscValue", "ExpectedResponse", "Ruleset", "Rule", "RULES",
            "RULESETS", "RESPONSES", "get_ruleset", "parse_rules", "FINDING_CODES"]

@@ -28,30 +28,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..knowledge.drugs import parse_duration_h
-from ..knowledge.markers import KnowledgeBaseError, MarkerCatalog
-from .catalog import DRUGS
 from .conditions import (
     CENSORED,
     KINDS,
     Context,
-    _check_classes,
-    _check_latest_all,
-    _check_latest_value,
-    _check_markers,
     _empty,
     _g,
     _kind,
-    _require,
     interval_compare,
     value_bounds,
 )
+from .kinds import PTH_PATTERNS, PTH_REFS
+from .kinds import duration_days as _days
 
 __all__ = ["SAFETY_KINDS", "PTH_PATTERNS"]
-
-#: Patterns :func:`pth_pattern` tells apart.
-PTH_PATTERNS = ("primary", "primary_inappropriate", "secondary_vitamin_d", "secondary_renal",
-                "normocalcaemic", "incomplete", "normal")
 
 
 def _open_courses(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
@@ -70,17 +60,6 @@ def _select(c: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
     return c
 
 
-def _check_selection(p: Mapping[str, Any]) -> None:
-    if "classes" in p:
-        _check_classes(p["classes"])
-    if "drugs" in p:
-        unknown = [d for d in p["drugs"] if d not in DRUGS]
-        if unknown:
-            raise KnowledgeBaseError(f"unknown drug(s) {unknown}; expected catalogue keys")
-    if "drugs" not in p and "classes" not in p:
-        raise KnowledgeBaseError("give drugs = [...] or classes = [...]")
-
-
 def _keep(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """Only the columns a kind reports (course tables carry more than a finding says)."""
     return frame[[c for c in ("pid", *columns) if c in frame.columns]].reset_index(drop=True)
@@ -90,30 +69,10 @@ _COURSE = ("drug", "source", "start")
 _RESULT = ("marker", "value", "day", "source", "comparator", CENSORED)
 
 
-def _days(text: str, where: str) -> float:
-    try:
-        return parse_duration_h(text, where) / 24.0
-    except Exception as exc:  # InputError with the text and what was expected
-        raise KnowledgeBaseError(f"{where}: {exc}") from None
-
-
 # -- treatment context ------------------------------------------------------------------
 
 
-def _check_latest_all_context(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    inner = {k: v for k, v in p.items() if k not in ("glucocorticoids", "unless_measured")}
-    _check_latest_all(inner, cat)
-    if "glucocorticoids" in p and not isinstance(p["glucocorticoids"], bool):
-        raise KnowledgeBaseError("glucocorticoids must be true or false")
-    if "unless_measured" in p:
-        u = p["unless_measured"]
-        _require(u, ["markers", "within_days"])
-        _check_markers(u["markers"], cat)
-    if "glucocorticoids" not in p and "unless_measured" not in p:
-        raise KnowledgeBaseError("give glucocorticoids = true/false or unless_measured")
-
-
-@_kind("latest_all_context", ["evidence", "drug"], _check_latest_all_context)
+@_kind("latest_all_context")
 def latest_all_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """``latest_all`` limited by context.
 
@@ -155,18 +114,7 @@ def latest_all_context(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 # -- results outside the window of a rule ----------------------------------------------
 
 
-def _check_window_missed(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "markers", "window_days", "side"])
-    _check_classes(p["classes"])
-    _check_markers(p["markers"], cat)
-    lo, hi = p["window_days"]
-    if not 0 <= lo < hi or p["side"] not in ("before", "after"):
-        raise KnowledgeBaseError("window_days = [low, high] with 0 <= low < high; "
-                                 "side = before or after")
-
-
-@_kind("window_missed", ["drug", "baseline", "change_abs", "days_on", "due_date",
-                         "start_date"], _check_window_missed)
+@_kind("window_missed")
 def window_missed(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Courses with on-treatment results of ``markers`` but none inside ``window_days``.
 
@@ -192,20 +140,7 @@ def window_missed(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 # -- labelled limits and durations -------------------------------------------------------
 
 
-def _check_label_limit(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["drugs", "limit", "op"])
-    _check_selection(p)
-    if p["limit"] not in ("course", "doses") or p["op"] not in (">", "=="):
-        raise KnowledgeBaseError("limit = course or doses; op = '>' or '=='")
-    for d in p["drugs"]:
-        lim = DRUGS[d].limit
-        if lim is None or (lim.course_h if p["limit"] == "course" else lim.doses) is None:
-            raise KnowledgeBaseError(f"drug {d!r} has no labelled {p['limit']} limit in the "
-                                     "drug catalogue")
-
-
-@_kind("label_limit", ["drug", "days_on", "threshold", "interval_days", "start_date",
-                       "last_dose"], _check_label_limit)
+@_kind("label_limit")
 def label_limit(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Use of a drug beyond (``op = ">"``) or at (``"=="``, open courses only) the
     labelled limit of the drug catalogue, summed over the patient's courses of it.
@@ -246,13 +181,7 @@ def label_limit(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
                        "last_dose"))
 
 
-def _check_duration(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["min_duration"], ["drugs", "classes", "routes"])
-    _check_selection(p)
-    _days(p["min_duration"], "min_duration")
-
-
-@_kind("course_duration", ["drug", "days_on", "threshold", "start_date"], _check_duration)
+@_kind("course_duration")
 def course_duration(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Open courses that have lasted at least ``min_duration`` (a UCUM duration such as
     ``"5 a"``) by today; ``threshold`` is that duration in days."""
@@ -265,16 +194,7 @@ def course_duration(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 # -- transitions -----------------------------------------------------------------------
 
 
-def _check_followon(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["classes", "followon_classes"], ["check_days", "late"])
-    _check_classes(p["classes"])
-    _check_classes(p["followon_classes"])
-    if "late" in p and not isinstance(p["late"], bool):
-        raise KnowledgeBaseError("late must be true or false")
-
-
-@_kind("followon_course", ["drug", "prior_drug", "stop_date", "start_date", "days_off",
-                           "due_date", "interval_days", "grace_days"], _check_followon)
+@_kind("followon_course")
 def followon_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Stopped courses of ``classes`` followed by a course of ``followon_classes``.
 
@@ -304,16 +224,7 @@ def followon_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
 # -- laboratory limits on an open course -------------------------------------------------
 
 
-def _check_lab_on_course(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["marker", "op", "ref"], ["drugs", "classes", "routes"])
-    _check_selection(p)
-    _check_latest_value({"markers": [p["marker"]], "op": p["op"], "ref": p["ref"]}, cat)
-    if p["op"] in ("within", "between"):
-        raise KnowledgeBaseError("lab_on_course takes one ref and op < <= > >=")
-
-
-@_kind("lab_on_course", ["drug", "ref", "egfr", "due_date", "last_dose", "start_date"],
-       _check_lab_on_course)
+@_kind("lab_on_course")
 def lab_on_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """Open courses while the latest result of ``marker`` is ``op`` ``ref``.
 
@@ -339,8 +250,7 @@ def lab_on_course(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     return _keep(j, (*_RESULT, "drug", "start", "ref", "egfr", "due", "last_dose"))
 
 
-@_kind("next_dose", ["drug", "last_dose", "due_date", "interval_days", "grace_days"],
-       lambda p, c: (_require(p, ["classes"]), _check_classes(p["classes"])))
+@_kind("next_dose")
 def next_dose(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """The next dose of each open course (last dose, or start, plus the interval) while
     it is not yet overdue (today within the due date plus the drug's grace period)."""
@@ -374,22 +284,10 @@ def _representative(values: pd.Series, comparators: pd.Series, limits: list[floa
     return pd.Series(out, index=values.index)
 
 
-#: Markers :func:`pth_pattern` reads and the catalogue reference each is compared with.
-_PTH_REFS = {"PTH": ("ri_low", "ri_high"), "CA": ("ri_low", "ri_high"),
-             "VITD25": ("ri_low", None), "EGFR": ("cutoff:ckd", None)}
+_PTH_REFS = PTH_REFS
 
 
-def _check_pth(p: Mapping[str, Any], cat: MarkerCatalog) -> None:
-    _require(p, ["pattern", "max_days_apart"])
-    if p["pattern"] not in PTH_PATTERNS:
-        raise KnowledgeBaseError(f"pattern must be one of {PTH_PATTERNS}")
-    for mid, refs in _PTH_REFS.items():
-        for r in refs:
-            if r is not None and cat[mid].reference_value(r) is None:
-                raise KnowledgeBaseError(f"{mid} has no {r} in the marker catalogue")
-
-
-@_kind("pth_pattern", ["evidence", "recommended", "egfr"], _check_pth)
+@_kind("pth_pattern")
 def pth_pattern(ctx: Context, params: Mapping[str, Any]) -> pd.DataFrame:
     """The latest PTH of each patient read with the latest calcium, 25-OH vitamin D and
     eGFR taken within ``max_days_apart`` days of it (seed:B19; Bilezikian 2022).

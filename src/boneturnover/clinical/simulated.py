@@ -37,15 +37,15 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InputError
 from ..knowledge.drugs import parse_amount
 from .catalog import CATALOG, DRUGS
 from .records import Measurement, PatientRecord, TreatmentRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["DEFAULT_START_DATE", "SAMPLE_EVERY_DAYS", "default_sample_days", "read_simulation",
            "patient_from_simulation", "last_sample_date"]
@@ -79,6 +79,8 @@ def read_simulation(path: str | Path) -> pd.DataFrame:
     InputError
         If the file is missing, unreadable or has no ``time_d`` column.
     """
+    import pandas as pd
+
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p}: no such file")
@@ -126,6 +128,9 @@ def _one_subject(frame: pd.DataFrame, subject: int | None) -> pd.DataFrame:
 def _rows(frame: pd.DataFrame, sample_days: Sequence[float] | Literal["all"] | None,
           ) -> pd.DataFrame:
     """The rows sampled: one per whole day, the row nearest each requested day."""
+    import numpy as np
+    import pandas as pd
+
     t = frame["time_d"].to_numpy(dtype=float)
     if not len(t) or not np.all(np.isfinite(t)):
         raise InputError("the simulation has no rows, or a time_d that is not a number")

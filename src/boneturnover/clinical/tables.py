@@ -21,7 +21,6 @@ against (the true value lies on the comparator's side of it).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -32,62 +31,29 @@ from ..errors import InputError, UnitError
 from ..knowledge.drugs import ROUTES, DrugCatalog, parse_duration_h
 from ..knowledge.markers import MarkerCatalog
 from ..units import check_ucum
+from .values import (
+    COMPARATORS,
+    DAYS_PER_YEAR,
+    LIMITS,
+    RAW_COLUMNS,
+    REQUIRED,
+    Limit,
+    day_to_iso,
+    split_comparator,
+    to_day,
+)
+from .values import comparator_of as _comparator_of
+from .values import mg_factor as _mg_factor
+from .values import parse_bool as _parse_bool
+from .values import parse_date as _parse_date
+from .values import parse_time as _parse_time
+from .values import slip_message as _slip_message
 
 __all__ = ["Tables", "RAW_COLUMNS", "LIMITS", "Limit", "COMPARATORS", "normalise", "to_day",
            "day_to_iso", "empty_raw", "split_comparator"]
 
-#: Columns of the raw frames (CSV headers; missing optional columns are added empty).
-RAW_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    "patients": ("patient_id", "birth_date", "ckd", "glucocorticoids",
-                 "calcium_supplement_mg_d", "magnesium_supplement_mg_d"),
-    "measurements": ("patient_id", "source", "date", "marker", "value", "unit", "fasting",
-                     "time", "comparator", "preliminary"),
-    "treatments": ("patient_id", "source", "drug", "dose", "dose_unit", "interval", "route",
-                   "start", "stop", "last_dose"),
-}
-REQUIRED = {
-    "patients": ("patient_id",),
-    "measurements": ("patient_id", "date", "marker", "value", "unit"),
-    "treatments": ("patient_id", "drug", "start"),
-}
 _EPOCH = np.datetime64("1970-01-01", "D")
-
-#: Comparators of a censored result, as written -> as stored.
-COMPARATORS: Mapping[str, str] = {"<": "<", "<=": "<=", ">": ">", ">=": ">=", "≤": "<=",
-                                  "≥": ">=", "=<": "<=", "=>": ">="}
-
-
-@dataclass(frozen=True)
-class Limit:
-    """The range a record field can take; beyond it the value is an entry error."""
-
-    low: float
-    high: float
-    unit: str
-    cite: str
-    evidence: str
-
-
-#: Ranges of record fields, each with its source and evidence level.
-LIMITS: Mapping[str, Limit] = {
-    "age_years": Limit(18.0, 120.0, "years", "the engine's intervals and rules are for adult "
-                       "(postmenopausal) women; no verified human age exceeds 122 years",
-                       "expert-opinion"),
-    "calcium_supplement_mg_d": Limit(0.0, 20000.0, "mg/d", "ten times the tolerable upper "
-                                     "intake level of calcium for adults over 50, 2000 mg/d "
-                                     "(Ross et al., IOM 2011, ross2011)", "expert-opinion"),
-    "magnesium_supplement_mg_d": Limit(0.0, 3500.0, "mg/d", "ten times the tolerable upper "
-                                       "intake level of magnesium from supplements, 350 mg/d "
-                                       "(NIH ODS magnesium fact sheet)", "expert-opinion"),
-    "interval_days": Limit(0.25, 730.5, "d", "the catalogue's regimens run from once daily to "
-                           "once yearly (drugs.toml); glucocorticoids may be split up to four "
-                           "times a day; a longer gap is a stop, not an interval",
-                           "expert-opinion"),
-    "dose_mg": Limit(0.0, 10000.0, "mg", "the largest labelled single dose of the catalogue "
-                     "is elemental calcium (hundreds of mg); 10 g per dose is beyond any",
-                     "expert-opinion"),
-}
-_DAYS_PER_YEAR = 365.25  # the Julian year of UCUM ("a")
+_DAYS_PER_YEAR = DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -123,19 +89,6 @@ class Tables:
         columns=["patient_id", "source", "field", "message"]))
 
 
-def to_day(value: object) -> int:
-    """Parse an ISO date (``YYYY-MM-DD``) into days since 1970-01-01."""
-    day = _parse_date(str(value).strip())
-    if day is None or np.isnan(day):
-        raise InputError(f"date {value!r} is not an ISO date YYYY-MM-DD")
-    return int(day)
-
-
-def day_to_iso(day: float) -> str:
-    """Days since 1970-01-01 -> ``YYYY-MM-DD``."""
-    return str(_EPOCH + np.timedelta64(int(day), "D"))
-
-
 def days_to_iso(days: pd.Series) -> pd.Series:
     """Vectorised :func:`day_to_iso`; NaN -> None."""
     v = days.to_numpy(dtype=float)
@@ -166,24 +119,9 @@ class _Errors:
         return pd.DataFrame(self.rows, columns=["patient_id", "source", "field", "message"])
 
 
-def _parse_date(text: str) -> float | None:
-    if text == "":
-        return np.nan
-    if not _DATE.match(text):
-        return None
-    try:
-        return float((np.datetime64(text, "D") - _EPOCH).astype(int))
-    except ValueError:
-        return None
-
-
 def _dates(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """-> (days as float with NaN for blank, bad mask for non-blank unparsable)."""
     return _per_category(s, _parse_date)
-
-
-_TRUE = {"true", "yes", "y", "1", "t", "是"}
-_FALSE = {"false", "no", "n", "0", "f", "否"}
 
 
 def _bools(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -191,11 +129,6 @@ def _bools(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     if s.dtype == bool:
         return s.to_numpy(dtype=float), np.zeros(len(s), dtype=bool)
     return _per_category(s, _parse_bool)
-
-
-def _parse_bool(text: str) -> float | None:
-    t = text.lower()
-    return 1.0 if t in _TRUE else 0.0 if t in _FALSE else np.nan if t == "" else None
 
 
 def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -212,32 +145,6 @@ def _numbers(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     bad = (~blank & ~np.isfinite(v)) | is_bool | is_nan
     v = np.where(bad, np.nan, v)
     return v, blank, bad
-
-
-def _comparator_of(x: object) -> str | None:
-    """A comparator column entry -> stored comparator ("" exact), None if invalid."""
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return ""
-    text = str(x).strip()
-    return COMPARATORS.get(text) if text else ""
-
-
-_COMP_RE = re.compile(r"^\s*(<=|>=|=<|=>|<|>|≤|≥)\s*(.*?)\s*$")
-
-
-def split_comparator(value: object) -> tuple[str, object]:
-    """``"<0.03"`` -> ``("<", "0.03")``; anything else -> ``("", value)``.
-
-    Examples
-    --------
-    >>> split_comparator("< 0.03"), split_comparator("≥2000"), split_comparator(0.5)
-    (('<', '0.03'), ('>=', '2000'), ('', 0.5))
-    """
-    if isinstance(value, str):
-        m = _COMP_RE.match(value)
-        if m:
-            return COMPARATORS[m[1]], m[2]
-    return "", value
 
 
 def _prepare(frame: pd.DataFrame | None, kind: str, file_label: str) -> pd.DataFrame:
@@ -567,25 +474,9 @@ def normalise(
     return Tables(patients_t, meas_t, treat_t, int(today), note_frame), errors
 
 
-_MG: dict[str, float] = {}
-
-
-def _mg_factor(unit: str) -> float:
-    """Multiplier from a dose unit to mg (UnitError if the unit is not a mass)."""
-    if unit not in _MG:
-        from ..units import convert
-
-        _MG[unit] = convert(1.0, unit, "mg")
-    return _MG[unit]
-
-
 def _map_attr(marker_id: pd.Series, catalog: MarkerCatalog, attr: str) -> np.ndarray:
     lut = {m: float(getattr(catalog[m], attr)) for m in catalog}
     return marker_id.map(lut).to_numpy(dtype=float)
-
-
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 
 
 def _per_category(s: pd.Series, parse) -> tuple[np.ndarray, np.ndarray]:
@@ -600,38 +491,6 @@ def _per_category(s: pd.Series, parse) -> tuple[np.ndarray, np.ndarray]:
     return out[np.where(codes < 0, len(cats), codes)], bad
 
 
-def _parse_time(text: str) -> float | None:
-    if text == "":
-        return np.nan
-    m = _TIME.match(text)
-    if m and int(m[1]) < 24 and int(m[2]) < 60:
-        return float(int(m[1]) * 60 + int(m[2]))
-    return None
-
-
 def _times(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """-> (minutes after midnight or NaN, bad mask)."""
     return _per_category(s, _parse_time)
-
-
-def _slip_message(r: pd.Series, catalog: MarkerCatalog) -> str:
-    m = catalog.resolve(str(r["marker"]).strip())
-    v = float(r["value"])
-    canon = m.to_canonical(v, str(r["unit"]).strip())
-    given = str(r["unit"]).strip()
-    shown = "" if given == m.canonical_unit else f" ({_fmt(canon)} {m.canonical_unit})"
-    where = (f"value {r['value']} {r['unit']}{shown} is outside "
-             f"what {m.id} can be ({_fmt(m.plausible_low)} to {_fmt(m.plausible_high)} "
-             f"{m.canonical_unit})")
-    lo = m.ri.low if m.ri and m.ri.low else m.plausible_low
-    hi = m.ri.high if m.ri and m.ri.high else m.plausible_high
-    for u in m.units:
-        alt = m.to_canonical(v, u)
-        if lo / 10 <= alt <= hi * 10 and u != str(r["unit"]).strip():
-            return (f"{where}: likely a unit slip, the value fits {u} ({_fmt(alt)} "
-                    f"{m.canonical_unit}); correct the unit or the value")
-    return f"{where}; check the value and its unit"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
