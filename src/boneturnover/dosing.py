@@ -92,12 +92,14 @@ class Dose:
                 f"dose target {shown!r} is unknown; expected one of "
                 f"{', '.join(sorted(COMPARTMENTS))}")
         if not (math.isfinite(self.amount) and self.amount > 0):
-            raise ScenarioError(f"dose amount {self.amount!r} must be a positive number")
+            raise ScenarioError(f"dose amount {self.amount!r} must be a positive number, e.g. "
+                                "'60 mg'")
         if not (math.isfinite(self.time_h) and self.time_h >= 0):
             raise ScenarioError(f"dose time {self.time_h:g} h must be at or after time 0")
         if self.every_h is not None:
             if not (math.isfinite(self.every_h) and self.every_h > 0):
-                raise ScenarioError("dose interval `every` must be longer than zero")
+                raise ScenarioError(f"dose interval `every` {self.every_h:g} h must be longer "
+                                    "than zero, e.g. '1 week'")
             check(MIN_DOSE_INTERVAL_H, self.every_h, "the interval `every`")
         if self.until_h is not None and not self.until_h > self.time_h:
             raise ScenarioError(f"dose `until` {self.until_h / 24:g} d must be after the first "

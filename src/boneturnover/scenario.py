@@ -47,7 +47,7 @@ from typing import Any
 from . import limits
 from .dosing import COMPARTMENTS, Dose, parse_duration_h
 from .drugs.treatments import Treatment, check_dose_records, parse_treatments
-from .errors import ScenarioError
+from .errors import InputError, ScenarioError
 from .knowledge.regimens import regimen
 from .model.spec import ModelSpec, load_model
 from .units import DAYS_PER_YEAR, parse_amount
@@ -126,6 +126,23 @@ _PATIENT_KEYS = {"age", "menopause_age", "premenopausal_bmd_spine_g_cm2",
 _DOSE_KEYS = {"compartment", "amount", "time", "every", "until", "count", "duration"}
 
 
+#: Smallest dietary magnesium intake (mg/day) above none: one microgram a day. Below it
+#: the intake is no intake, and the calcium/magnesium intake ratio overflows.
+MIN_MAGNESIUM_INTAKE_MG_DAY = 1e-3
+
+
+def check_magnesium_floor(value: float, where: str,
+                          error: type[InputError] = ScenarioError) -> float:
+    """Refuse a dietary magnesium intake above 0 but below
+    :data:`MIN_MAGNESIUM_INTAKE_MG_DAY` (``where`` names the field)."""
+    if 0.0 < value < MIN_MAGNESIUM_INTAKE_MG_DAY:
+        raise error(f"{where} = {value!r} mg/day is above 0 but below "
+                    f"{MIN_MAGNESIUM_INTAKE_MG_DAY:g} mg/day; expected 0 (no magnesium) or "
+                    f"at least {MIN_MAGNESIUM_INTAKE_MG_DAY:g} mg/day (a smaller intake is "
+                    "none, and the calcium/magnesium intake ratio would overflow)")
+    return value
+
+
 def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
     extra = sorted(keys - allowed)
     if extra:
@@ -136,7 +153,8 @@ def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
 def _kidney(table: Any, params: dict[str, float]) -> dict[str, float]:
     """``[kidney]`` in clinical units -> the kidney module's parameters."""
     if not isinstance(table, dict):
-        raise ScenarioError("[kidney] must be a table, e.g. decline_from_age = 60 and "
+        raise ScenarioError(f"[kidney] = {_show(table)} must be a table, e.g. "
+                            "decline_from_age = 60 and "
                             "egfr_decline_ml_min_per_year = 4")
     _unknown(set(table), set(_KIDNEY_KEYS), "[kidney]")
     out = {}
@@ -163,6 +181,13 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _key(key: Any) -> str:
+    """A table key for a message: at most 40 characters, control characters escaped (a key
+    holding a line break would split the one-line message)."""
+    text = str(key)[:40]
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 def _check_structure(data: Any) -> None:
     """Refuse nesting, text and integers beyond :mod:`boneturnover.limits` (no recursion)."""
     stack: list[tuple[Any, str, int]] = [(data, "scenario", 0)]
@@ -171,7 +196,7 @@ def _check_structure(data: Any) -> None:
         if depth > limits.MAX_NESTING.value:
             limits.check(limits.MAX_NESTING, depth, where)
         if isinstance(value, dict):
-            stack.extend((v, f"{where}.{str(k)[:40]}" if depth else str(k)[:40], depth + 1)
+            stack.extend((v, f"{where}.{_key(k)}" if depth else _key(k), depth + 1)
                          for k, v in value.items())
         elif isinstance(value, list):
             stack.extend((v, f"{where}[{i}]", depth + 1) for i, v in enumerate(value))
@@ -179,14 +204,16 @@ def _check_structure(data: Any) -> None:
             limits.check(limits.MAX_TEXT_CHARS, len(value), where)
         elif isinstance(value, int) and not isinstance(value, bool) and (
                 abs(value) > limits.MAX_INTEGER.value):
-            raise ScenarioError(f"{where} = {_show(value)} is too large; expected at most "
+            raise ScenarioError(f"{where} = {_show(value)} is too large in size; expected an "
+                                f"integer from -{limits.MAX_INTEGER.value} to "
                                 f"{limits.MAX_INTEGER.value} ({limits.MAX_INTEGER.reason})")
 
 
 def _number(value: Any, field_name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ScenarioError(f"{field_name}: {_show(value)} is not a number")
     low, high, what = LIMITS[field_name.split(".")[-1]]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ScenarioError(f"{field_name}: {_show(value)} is not a number; expected {what} "
+                            f"({low:g} to {high:g})")
     if not low <= value <= high:
         raise ScenarioError(f"{field_name} = {value!r} is out of range; expected {what} "
                             f"({low:g} to {high:g})")
@@ -267,13 +294,16 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario",
     params: dict[str, float] = {}
     raw_params = data.get("parameters", {})
     if not isinstance(raw_params, dict):
-        raise ScenarioError("[parameters] must be a table of name = value")
+        raise ScenarioError(f"[parameters] = {_show(raw_params)} must be a table of "
+                            "name = value, e.g. k_ob_removal = 0.0006")
     known = set(spec.parameter_names)
     for key, value in raw_params.items():
         if key not in known:
             raise ScenarioError(f"[parameters]: unknown parameter {key!r}; list them with "
                                 "`boneturnover parameters`")
         params[key] = spec.parameter(key).check(value, f"[parameters].{key}", ScenarioError)
+        if key == "mg_intake_mg_day":
+            check_magnesium_floor(params[key], f"[parameters].{key}")
     # --- magnesium: [magnesium] intake_mg_day -> parameter mg_intake_mg_day ---
     if "magnesium" in data:
         from .magnesium import check_intake_mg_day
@@ -283,22 +313,25 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario",
             raise ScenarioError("[magnesium] intake_mg_day and [parameters] mg_intake_mg_day "
                                 "both set the dietary magnesium intake; expected one of them")
         if not isinstance(mg, dict):
-            raise ScenarioError("[magnesium] must be a table, e.g. intake_mg_day = 150")
+            raise ScenarioError(f"[magnesium] = {_show(mg)} must be a table, e.g. "
+                                "intake_mg_day = 150")
         _unknown(set(mg), _MAGNESIUM_KEYS, "[magnesium]")
         if "intake_mg_day" in mg:
-            params["mg_intake_mg_day"] = check_intake_mg_day(mg["intake_mg_day"])
+            params["mg_intake_mg_day"] = check_magnesium_floor(
+                check_intake_mg_day(mg["intake_mg_day"]), "magnesium.intake_mg_day")
     if "kidney" in data:
         params.update(_kidney(data["kidney"], params))
     doses = []
     raw_doses = data.get("dose", [])
     if not isinstance(raw_doses, list):
-        raise ScenarioError("dose entries must be written as [[dose]] tables")
+        raise ScenarioError(f"dose = {_show(raw_doses)}: dose entries must be written as "
+                            "[[dose]] tables")
     records = [(f"[[dose]] #{i}", d) for i, d in enumerate(raw_doses, start=1)]
     names = data.get("regimen", [])
     names = [names] if isinstance(names, str) else names
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        raise ScenarioError(f"regimen = {data.get('regimen')!r}: expected a regimen name or a "
-                            "list of names (`boneturnover regimens`)")
+        raise ScenarioError(f"regimen = {_show(data.get('regimen'))}: expected a regimen name "
+                            "or a list of names (`boneturnover regimens`)")
     for name in reversed(names):
         records[:0] = [(f"regimen {name!r} dose #{i}", dict(d))
                        for i, d in enumerate(regimen(name).dose, start=1)]
@@ -321,14 +354,14 @@ def scenario_from_dict(data: dict[str, Any], name: str = "scenario",
         try:
             doses.append(Dose(
                 compartment=d["compartment"], amount=amount, unit=unit, target=extra,
-                time_h=parse_duration_h(d.get("time", "0 d"), f"{where}.time"),
+                time_h=parse_duration_h(d.get("time", "0 d"), "time"),
                 every_h=None if "every" not in d else parse_duration_h(d["every"],
-                                                                        f"{where}.every"),
+                                                                        "every"),
                 until_h=None if "until" not in d else parse_duration_h(d["until"],
-                                                                        f"{where}.until"),
+                                                                        "until"),
                 count=count,
                 duration_h=None if "duration" not in d else parse_duration_h(
-                    d["duration"], f"{where}.duration"),
+                    d["duration"], "duration"),
             ))
         except ScenarioError as exc:
             raise ScenarioError(f"{where}: {exc}") from None

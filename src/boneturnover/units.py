@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import re
+import reprlib
 from fractions import Fraction
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ from .errors import InputError, UnitError
 
 __all__ = ["registry", "parse_ucum", "check_ucum", "convert", "is_convertible",
            "parse_duration_h",
-           "parse_amount", "DAYS_PER_YEAR"]
+           "parse_amount", "shown", "DAYS_PER_YEAR"]
 
 @lru_cache(maxsize=1)
 def registry() -> pint.UnitRegistry:
@@ -301,16 +302,19 @@ def parse_duration_h(text: Any, field: str, *, error: type[InputError] = InputEr
     (168.0, 4383.0)
     """
     if isinstance(text, bool) or not isinstance(text, str | int | float):
-        raise error(f"{field}: {text!r} is not a duration; expected e.g. '6 months'")
+        raise error(f"{field}: {shown(text)} is not a duration; expected e.g. '6 months'")
     if isinstance(text, int | float):
-        raise error(f"{field}: {text!r} has no unit; expected e.g. '{text} d'")
+        example = f"{text:g} d" if 0 < text < 1e6 else "6 months"
+        raise error(f"{field}: {shown(text)} has no unit; expected a duration with its unit, "
+                    f"e.g. '{example}'")
     parts = _split(text)
     if len(parts) != 2:
-        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '6 months'")
+        raise error(f"{field}: {shown(text)} is not '<number> <unit>', e.g. '6 months'")
     try:
         value = float(parts[0])
     except ValueError:
-        raise error(f"{field}: {parts[0]!r} in {text!r} is not a number") from None
+        raise error(f"{field}: {shown(parts[0])} in {shown(text)} is not a number; expected "
+                    "'<number> <unit>', e.g. '6 months'") from None
     try:
         hours = convert(value, _DURATION_WORDS.get(parts[1], parts[1]), "h")
     except UnitError:
@@ -338,9 +342,24 @@ def parse_amount(text: Any, field: str, *, error: type[InputError] = InputError,
     (2.5, 'mg')
     """
     if not isinstance(text, str) or len(_split(text)) != 2:
-        raise error(f"{field}: {text!r} is not '<number> <unit>', e.g. '60 mg'")
+        raise error(f"{field}: {shown(text)} is not '<number> <unit>', e.g. '60 mg'")
     num, unit = _split(text)
     try:
         return float(num), unit
     except ValueError:
-        raise error(f"{field}: {text!r} does not start with a number") from None
+        raise error(f"{field}: {shown(text)} does not start with a number; expected "
+                    "'<number> <unit>', e.g. '60 mg'") from None
+
+
+def shown(value: Any) -> str:
+    """A value for a message: its repr, at most 60 characters (a long table or list by
+    kind; :mod:`reprlib` bounds the work for a large or deep one)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    if isinstance(value, list | dict):
+        text = reprlib.repr(value)
+        if len(text) <= 60 and "..." not in text:
+            return text
+        return f"a {'table' if isinstance(value, dict) else 'list'}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

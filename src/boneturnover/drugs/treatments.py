@@ -36,7 +36,7 @@ from ..knowledge.drugs import (
     parse_amount,
     parse_duration_h,
 )
-from ..units import convert
+from ..units import convert, shown
 
 __all__ = ["Treatment", "TREATMENT_KEYS", "PATTERNS", "parse_treatments", "missed_indices",
            "format_duration", "check_dose_records", "label_for_target"]
@@ -157,12 +157,12 @@ def _find_drug(name: Any, where: str) -> Drug:
     cat = drug_catalog()
     known = ", ".join(k for k, d in cat.items() if d.action != "context")
     if not isinstance(name, str) or not name.strip():
-        raise _err(where, f"drug {name!r} must be a drug name; expected one of {known}")
+        raise _err(where, f"drug {shown(name)} must be a drug name; expected one of {known}")
     drug = cat.lookup(name)
     if drug is None:
         close = cat.suggest(name)
         hint = f" (did you mean {close!r}?)" if close else ""
-        raise _err(where, f"drug {name!r} is unknown{hint}; expected one of {known}")
+        raise _err(where, f"drug {shown(name)} is unknown{hint}; expected one of {known}")
     return drug
 
 
@@ -188,21 +188,22 @@ def _dose_amount(d: dict[str, Any], drug: Drug, route: Route, where: str,
         raise _err(where, f"missing `dose`; expected e.g. dose = '{route.regimens[0].dose}'")
     amount, unit = parse_amount(d["dose"], f"{where}: dose", error=ScenarioError)
     if not (math.isfinite(amount) and amount > 0):
-        raise _err(where, f"dose {d['dose']!r} must be a positive amount")
+        raise _err(where, f"dose {shown(d['dose'])} must be a positive amount, e.g. "
+                   f"'{route.regimens[0].dose}'")
     salt = d.get("salt")
     if salt is None:
         return amount, unit, None
     if not drug.salts:
-        raise _err(where, f"salt {salt!r}: only supplements take a salt "
+        raise _err(where, f"salt {shown(salt)}: only supplements take a salt "
                    f"({', '.join(k for k, v in drug_catalog().items() if v.salts)})")
     if salt not in drug.salts:
-        raise _err(where, f"salt {salt!r} is unknown for {drug.key}; expected one of "
+        raise _err(where, f"salt {shown(salt)} is unknown for {drug.key}; expected one of "
                    f"{', '.join(drug.salts)}")
     try:
         mg = convert(amount, unit, "mg")
     except UnitError:
-        raise _err(where, f"dose {d['dose']!r} with salt {salt!r} must be a mass of the salt, "
-                   "e.g. '1250 mg'") from None
+        raise _err(where, f"dose {shown(d['dose'])} with salt {shown(salt)} must be a mass "
+                   "of the salt, e.g. '1250 mg'") from None
     return mg * drug.salts[salt].fraction, "mg", salt
 
 
@@ -264,44 +265,45 @@ def _check_dose(amount: float, unit: str, text: str, every_h: float | None, drug
 def _adherence(d: dict[str, Any], where: str) -> tuple[float, str, int, tuple[int, ...]]:
     f = d.get("adherence", 1.0)
     if isinstance(f, bool) or not isinstance(f, int | float) or not 0.0 <= f <= 1.0:
-        raise _err(where, f"adherence {f!r} must be a fraction of doses taken, 0 to 1")
+        raise _err(where, f"adherence {shown(f)} must be a fraction of doses taken, 0 to 1")
     pattern = d.get("adherence_pattern", "even")
     if pattern not in PATTERNS:
-        raise _err(where, f"adherence_pattern {pattern!r} is unknown; expected one of "
+        raise _err(where, f"adherence_pattern {shown(pattern)} is unknown; expected one of "
                    f"{', '.join(PATTERNS)}")
     seed = d.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise _err(where, f"seed {seed!r} must be a non-negative integer")
+        raise _err(where, f"seed {shown(seed)} must be a non-negative integer")
     missed = d.get("missed", [])
     if not isinstance(missed, list) or not all(
             isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in missed):
-        raise _err(where, f"missed {missed!r} must be a list of dose numbers counted from 1, "
-                   "e.g. [3, 7]")
+        raise _err(where, f"missed {shown(missed)} must be a list of dose numbers counted "
+                   "from 1, e.g. [3, 7]")
     if len(set(missed)) != len(missed):
-        raise _err(where, f"missed {missed!r} lists a dose twice; expected distinct numbers")
+        raise _err(where, f"missed {shown(missed)} lists a dose twice; expected distinct numbers")
     return float(f), pattern, seed, tuple(missed)
 
 
 def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
     where = f"[[treatment]] #{i}"
     if not isinstance(d, dict):
-        raise _err(where, "expected a table with at least `drug` and `dose`")
+        raise _err(where, f"{shown(d)} is not a table; expected a table with at least `drug` "
+                   "and `dose`")
     if "drug" not in d:
         raise _err(where, "missing `drug`; list them with `boneturnover drugs`")
     drug = _find_drug(d["drug"], where)
     where = f"[[treatment]] #{i} ({drug.key})"
     extra = sorted(set(d) - TREATMENT_KEYS)
     if extra:
-        raise _err(where, f"unknown key {extra[0]!r}; expected one of "
+        raise _err(where, f"unknown key {shown(extra[0])}; expected one of "
                    f"{', '.join(sorted(TREATMENT_KEYS))}")
     for key in ("route", "intake", "salt", "adherence_pattern"):
         if key in d and not isinstance(d[key], str):
             raise _err(where, f"{key} must be a text (a name such as 'oral'), got "
-                       f"{type(d[key]).__name__} {str(d[key])[:40]}")
+                       f"{shown(d[key])}")
     route_key = d.get("route", drug.default_route)
     if route_key not in drug.routes:
-        raise _err(where, f"route {route_key!r} is not a route of {drug.key}; expected one of "
-                   f"{', '.join(drug.routes)}")
+        raise _err(where, f"route {shown(route_key)} is not a route of {drug.key}; expected "
+                   f"one of {', '.join(drug.routes)}")
     route = drug.routes[route_key]
     if route.target is None:
         raise _err(where, f"{drug.key} is recorded as clinical context only (in patient "
@@ -313,16 +315,17 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
     every_h = (_default_every(amount, unit, drug, route, where) if "every" not in d
                else _duration(d["every"], where, "every"))
     if every_h <= 0:
-        raise _err(where, f"every {d['every']!r} must be longer than zero")
+        raise _err(where, f"every {shown(d['every'])} must be longer than zero, e.g. "
+                   "'1 week'")
     _check_dose(amount, unit, str(d["dose"]), every_h, drug, route, where, warnings)
     start_h = _duration(d.get("start", "0 d"), where, "start")
     if not start_h >= 0:
-        raise _err(where, f"start {d.get('start')!r} must be at or after time 0 (the patient "
-                   "at `age`)")
+        raise _err(where, f"start {shown(d.get('start'))} must be at or after time 0 (the "
+                   "patient at `age`)")
     stop_h = None if "stop" not in d else _duration(d["stop"], where, "stop")
     if stop_h is not None and stop_h <= start_h:
-        raise _err(where, f"stop {d['stop']!r} must be after start "
-                   f"{d.get('start', '0 d')!r}")
+        raise _err(where, f"stop {shown(d['stop'])} must be after start "
+                   f"{shown(d.get('start', '0 d'))}")
     if start_h >= end_h:
         warnings.append(f"{where}: start {format_duration(start_h)} is at or after the end of "
                         "the simulation; no dose falls inside it")
@@ -330,16 +333,16 @@ def _parse_one(i: int, d: Any, end_h: float, warnings: list[str]) -> Treatment:
     if route.intake:
         intake = "fasting_2h" if intake is None else intake
         if intake not in route.intake:
-            raise _err(where, f"intake {intake!r} is unknown; expected one of "
+            raise _err(where, f"intake {shown(intake)} is unknown; expected one of "
                        f"{', '.join(route.intake)}")
     elif intake is not None:
-        raise _err(where, f"intake {intake!r}: only oral bisphosphonates take an intake "
+        raise _err(where, f"intake {shown(intake)}: only oral bisphosphonates take an intake "
                    "condition")
     factor = 1.0 if intake is None else route.intake[intake].factor
     if "infusion" in d:
         if route_key != "iv":
-            raise _err(where, f"infusion {d['infusion']!r}: only an IV route takes an "
-                       f"infusion (route is {route_key!r})")
+            raise _err(where, f"infusion {shown(d['infusion'])}: only an IV route takes an "
+                       f"infusion (route is {shown(route_key)})")
         infusion_h: float | None = _duration(d["infusion"], where, "infusion") or None
     else:
         infusion_h = route.infusion_default_h
@@ -530,7 +533,8 @@ def parse_treatments(raw: Any, end_h: float) -> tuple[tuple[Treatment, ...], tup
         was expected.
     """
     if not isinstance(raw, list):
-        raise ScenarioError("treatment entries must be written as [[treatment]] tables")
+        raise ScenarioError(f"treatment = {shown(raw)}: treatment entries must be written as "
+                            "[[treatment]] tables")
     warnings: list[str] = []
     treatments = [_parse_one(i, d, end_h, warnings) for i, d in enumerate(raw, start=1)]
     _check_overlaps(treatments)

@@ -7,6 +7,7 @@ exists, not an input, an existing file replaced only with ``--force``), written 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import sys
 import time
@@ -93,7 +94,8 @@ def _simulate(args: argparse.Namespace) -> int:
         sc = load_scenario(args.scenario)
         for line in sc.warnings:
             print(f"warning: {line}", file=sys.stderr)
-        res = simulate(sc)
+        with _arithmetic_failures(sc, "subject 0"):
+            res = simulate(sc)
         for line in res.warnings:
             print(f"warning: {line}", file=sys.stderr)
         atomic_write_csv(out, res.frame)
@@ -105,7 +107,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _simulate_population(args: argparse.Namespace) -> int:
     from ..errors import InputError
     from ..population import PARTITIONS, STATUS_FILE, population_values, prepare_out_folder
-    from ..scenario import load_scenario
+    from ..scenario import check_magnesium_floor, load_scenario
     from ..simulation import active_model, simulate
 
     if args.chunk is not None and args.chunk < 1:
@@ -116,7 +118,10 @@ def _simulate_population(args: argparse.Namespace) -> int:
     sc = load_scenario(args.scenario)
     pop = read_population(args.population)
     try:
-        population_values(pop, active_model())
+        values = population_values(pop, active_model())
+        for row, v in enumerate(values.get("mg_intake_mg_day", ())):
+            check_magnesium_floor(float(v), f"population: column 'mg_intake_mg_day' row {row}",
+                                  InputError)
     except InputError as exc:
         raise InputError(f"--population {args.population!r}: "
                          f"{str(exc).removeprefix('population: ')}") from None
@@ -130,8 +135,10 @@ def _simulate_population(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     bar(0, len(pop))
     try:
-        res = simulate(sc, population=pop, throw=False, out=folder, force=True, client=client,
-                       chunk_subjects=args.chunk, progress=bar)
+        who = "subject 0" if len(pop) == 1 else f"subjects 0 to {len(pop) - 1} (one of them)"
+        with _arithmetic_failures(sc, who, population=True):
+            res = simulate(sc, population=pop, throw=False, out=folder, force=True,
+                           client=client, chunk_subjects=args.chunk, progress=bar)
     finally:
         bar.close()
         if client is not None:
@@ -146,6 +153,30 @@ def _simulate_population(args: argparse.Namespace) -> int:
     print(f"{len(pop)} subject(s) written to {folder / PARTITIONS} ({parts} parquet "
           f"partition(s)); status in {folder / STATUS_FILE}")
     return 0
+
+
+@contextlib.contextmanager
+def _arithmetic_failures(scenario: Any, subject: str, population: bool = False) -> Any:
+    """An arithmetic error inside the compiled solve (a division by zero: numba raises it
+    as ``SystemError`` caused by ``ZeroDivisionError``) as a :class:`SolverError` naming
+    the subject and the likely cause, so that valid input never ends in a traceback."""
+    from ..errors import SolverError
+
+    try:
+        yield
+    except (ArithmeticError, SystemError) as exc:
+        cause = exc if isinstance(exc, ArithmeticError) else exc.__cause__
+        if not isinstance(cause, ArithmeticError):
+            raise
+        overrides = ", ".join(f"{k} = {v:g}" for k, v in scenario.parameters.items())
+        likely = (f"the scenario's parameter values ({overrides})" if overrides
+                  else "the doses of the scenario")
+        if population:
+            likely += " or a subject's population values"
+        raise SolverError(
+            f"{subject}: the solver stopped on {type(cause).__name__} ({cause}) inside the "
+            f"compiled solve; likely cause: {likely}; the bundled values solve "
+            "(`boneturnover parameters`)") from None
 
 
 def read_population(path: str) -> Any:
@@ -171,11 +202,51 @@ def read_population(path: str) -> Any:
         raise InputError(f"{shown}: no such file; expected a {kinds[suffix]} table with one "
                          "row per subject")
     try:
-        frame = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
+        if suffix == ".csv":
+            _check_csv_rows(p, shown)
+        # an empty cell stays '' (not NaN), so that a message shows what the cell holds;
+        # index_col=False: a row's extra fields are never taken as an index
+        frame = (pd.read_csv(p, keep_default_na=False, index_col=False) if suffix == ".csv"
+                 else pd.read_parquet(p))
+    except InputError:
+        raise
     except (ValueError, OSError) as exc:
         why = (str(exc).splitlines() or [type(exc).__name__])[0][:160]
-        raise InputError(f"{shown} cannot be read as {kinds[suffix]}: {why}") from None
+        raise InputError(f"{shown} cannot be read as {kinds[suffix]}: {why}; expected a "
+                         "header of parameter names and one row per subject") from None
+    if len(frame) == 0:
+        raise InputError(f"{shown}: the table has no rows; expected a header of parameter "
+                         "names and one row per subject")
     return frame
+
+
+def _check_csv_rows(path: Path, shown: str) -> None:
+    """Refuse a CSV row with more or fewer fields than the header (pandas would take a
+    longer first row's extra fields as an index and shift every value to another column).
+
+    Raises
+    ------
+    InputError
+        Naming the line, its number of fields and the header's.
+    """
+    import csv
+
+    from ..errors import InputError
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh, strict=True)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return  # pandas refuses an empty file
+            for row in reader:
+                if row and len(row) != len(header):
+                    raise InputError(
+                        f"{shown} line {reader.line_num}: {len(row)} field(s), the header "
+                        f"has {len(header)}; expected one value per column "
+                        f"({', '.join(header)[:120]})")
+        except csv.Error as exc:
+            raise ValueError(f"line {reader.line_num}: {exc}") from None
 
 
 class ProgressBar:
