@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "boneturnover.drugs.commands",
     "boneturnover.validation.commands",
     "boneturnover.knowledge.commands",
+    "boneturnover.web.commands",
 )
 
 
@@ -44,6 +45,7 @@ COMMAND_NAMES: dict[str, str] = {
     "drugs": "boneturnover.drugs.commands",
     "validate": "boneturnover.validation.commands",
     "sources": "boneturnover.knowledge.commands",
+    "serve": "boneturnover.web.commands",
 }
 
 
