@@ -2,10 +2,14 @@
 
 The report's conclusion is the findings' messages; each finding is one
 ``conclusionCode`` in the package's report code system, with its severity and its
-sources (readable citations) as extensions. The results it is based on are the
-patient's Observations: those of a FHIR input by their original ids, otherwise new
-Observations in the bundle, coded by LOINC (or the package's marker code system) with a
-UCUM ``valueQuantity``.
+sources (readable citations) as extensions. ``result`` references the Observations the
+findings are about; a ``Provenance`` lists every result the interpretation read. The
+results are the patient's Observations: those of a FHIR input by their original ids,
+otherwise new Observations in the bundle, coded by LOINC (or the package's marker code
+system) with a UCUM ``valueQuantity``. Every entry's ``fullUrl`` is a RESTful URL under
+:data:`FHIR_BASE`, so the relative references between the bundle's resources
+(``Patient/<id>``, ``Observation/<id>``) resolve inside the bundle (FHIR R4, Bundle,
+"Resolving references in Bundles").
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from .. import __version__
 from ..errors import InputError
 from ..knowledge.markers import marker_catalog
 from ..knowledge.sources import cite, render_sources
@@ -21,10 +26,13 @@ from .io import FHIR_EXTENSION, LOINC, MARKER_SYSTEM, UCUM
 from .records import Measurement, PatientRecord
 from .report import _UI, Report, code_title
 
-__all__ = ["report_to_fhir", "REPORT_SYSTEM", "V2_0074"]
+__all__ = ["report_to_fhir", "REPORT_SYSTEM", "V2_0074", "FHIR_BASE"]
 
 #: The package's code system of finding codes (beside its marker code system).
 REPORT_SYSTEM = MARKER_SYSTEM.rsplit("/", 1)[0] + "/report"
+#: Base of the bundle's ``fullUrl`` values (``<base>Patient/<id>``): the package's FHIR
+#: namespace, beside its code systems and extensions.
+FHIR_BASE = MARKER_SYSTEM.rsplit("/", 2)[0] + "/"
 #: Diagnostic service section codes (category ``LAB``).
 V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
 _COMPARATOR = re.compile(r"^\s*(<=|>=|<|>)\s*")
@@ -103,15 +111,27 @@ def _input_extensions(report: Report) -> list[dict[str, Any]]:
     return out
 
 
+def _entry(resource: dict[str, Any]) -> dict[str, Any]:
+    return {"fullUrl": f"{FHIR_BASE}{resource['resourceType']}/{resource['id']}",
+            "resource": resource}
+
+
+def _used_sources(report: Report) -> set[str]:
+    """The source rows of the results the findings are about (``Finding.row``)."""
+    return {f.row for f in report.findings if f.row}
+
+
 def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
                    issued: str | None = None) -> dict[str, Any]:
     """The report as a FHIR R4 Bundle (``collection``) with one ``DiagnosticReport``.
 
-    ``result`` references the Observations the interpretation used: the original
-    ``Observation/<id>`` of a FHIR input (the bundle then holds only the Patient and the
-    report), else Observations added to the bundle. ``conclusion`` joins the findings'
-    messages in ``lang`` (sources rendered) after the disclaimer that markers cannot
-    diagnose osteoporosis; ``issued`` defaults to now (UTC).
+    ``result`` references the Observations of the results the findings are about (a
+    finding's ``row``), in the order of the record: the original ``Observation/<id>`` of a
+    FHIR input (the bundle then holds no copy of it), else an Observation added to the
+    bundle. Every result the interpretation read, used by a finding or not, is an
+    ``entity`` (role ``source``) of a ``Provenance`` whose target is the report.
+    ``conclusion`` joins the findings' messages in ``lang`` (sources rendered) after the
+    disclaimer that markers cannot diagnose osteoporosis; ``issued`` defaults to now (UTC).
     """
     if lang not in _UI:
         raise InputError(f"lang {lang!r}: expected one of {', '.join(_UI)}")
@@ -122,17 +142,20 @@ def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
                            "identifier": [{"value": report.patient_id}]}
     if patient.birth_date:
         pat["birthDate"] = patient.birth_date
-    entries: list[dict[str, Any]] = [{"fullUrl": f"urn:boneturnover:{patient_ref}",
-                                      "resource": pat}]
+    entries: list[dict[str, Any]] = [_entry(pat)]
+    used = _used_sources(report)
+    read: list[dict[str, str]] = []
     results: list[dict[str, str]] = []
     for i, m in enumerate(patient.measurements, 1):
         if m.source.startswith("Observation/") and not m.source.endswith("/?"):
-            results.append({"reference": m.source})
-            continue
-        oid = f"{pid}-obs-{i}"[:64]
-        entries.append({"fullUrl": f"urn:boneturnover:Observation/{oid}",
-                        "resource": _observation(m, oid, patient_ref, catalog)})
-        results.append({"reference": f"Observation/{oid}"})
+            ref = m.source
+        else:
+            oid = f"{pid}-obs-{i}"[:64]
+            entries.append(_entry(_observation(m, oid, patient_ref, catalog)))
+            ref = f"Observation/{oid}"
+        read.append({"reference": ref})
+        if m.source in used and {"reference": ref} not in results:
+            results.append({"reference": ref})
     disclaimer = render_sources(_UI[lang]["disclaimer"], lang)
     conclusion = " ".join([disclaimer] + [render_sources(f.message[lang], lang)
                                           for f in report.findings])
@@ -147,8 +170,11 @@ def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
                                   "display": code_title(f.code, lang)}],
                       "text": render_sources(f.message[lang], lang)})
     issued = issued or dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
-    dr = {
+    dr: dict[str, Any] = {
         "resourceType": "DiagnosticReport", "id": f"{pid}-btm-report"[:64],
+        "extension": [{"url": FHIR_EXTENSION + "ruleset", "valueString": report.ruleset},
+                      {"url": FHIR_EXTENSION + "disclaimer", "valueString": disclaimer},
+                      *_input_extensions(report)],
         "status": "final",
         "category": [{"coding": [{"system": V2_0074, "code": "LAB",
                                   "display": "Laboratory"}]}],
@@ -161,11 +187,19 @@ def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
         "result": results,
         "conclusion": conclusion,
         "conclusionCode": codes,
-        "extension": [{"url": FHIR_EXTENSION + "ruleset", "valueString": report.ruleset},
-                      {"url": FHIR_EXTENSION + "disclaimer", "valueString": disclaimer},
-                      *_input_extensions(report)],
     }
-    entries.append({"fullUrl": f"urn:boneturnover:DiagnosticReport/{dr['id']}",
-                    "resource": dr})
+    for key in ("result", "conclusionCode"):  # FHIR JSON: no empty arrays
+        if not dr[key]:
+            del dr[key]
+    prov: dict[str, Any] = {
+        "resourceType": "Provenance", "id": f"{pid}-btm-provenance"[:64],
+        "target": [{"reference": f"DiagnosticReport/{dr['id']}"}],
+        "recorded": issued,
+        "agent": [{"who": {"display": f"boneturnover {__version__}"}}],
+        "entity": [{"role": "source", "what": r} for r in read],
+    }
+    if not prov["entity"]:
+        del prov["entity"]
+    entries += [_entry(prov), _entry(dr)]  # the report last, as before the Provenance
     return {"resourceType": "Bundle", "type": "collection", "timestamp": issued,
             "entry": entries}
