@@ -1,0 +1,64 @@
+"""``boneturnover serve``: the first administrator, bad arguments, and no web stack for
+the other commands."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sqlalchemy import select
+
+from boneturnover.cli import main
+from boneturnover.web.db import database_url, make_engine, make_sessionmaker
+from boneturnover.web.models import Site, User
+from boneturnover.web.security import verify_password
+
+from .conftest import EXAMPLES, PASSWORD
+
+
+def test_create_admin_reads_the_password_from_a_file(tmp_path, capsys):
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    data = tmp_path / "data"
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file", str(pw),
+                 "--data", str(data)]) == 0
+    assert "administrator 'root' created" in capsys.readouterr().err
+    engine = make_engine(database_url(data, None))
+    with make_sessionmaker(engine)() as db:
+        u = db.scalars(select(User)).one()
+        assert (u.username, u.role) == ("root", "admin")
+        assert verify_password(u.password_hash, PASSWORD)
+        assert db.get(Site, u.site_id).name == "main"
+    engine.dispose()
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file", str(pw),
+                 "--data", str(data)]) == 2
+    assert "already taken" in capsys.readouterr().err
+
+
+def test_bad_arguments_are_one_line_and_exit_2(tmp_path, capsys):
+    pw = tmp_path / "pw"
+    pw.write_text("short\n")
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file", str(pw),
+                 "--data", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "at least 12" in err and "Traceback" not in err
+    assert main(["serve", "--database", "mysql://x/y"]) == 2
+    assert "postgresql+psycopg" in capsys.readouterr().err
+    assert main(["serve", "--username", "x", "--data", str(tmp_path / "d")]) == 2
+    assert "go with --create-admin" in capsys.readouterr().err
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file",
+                 str(tmp_path / "missing"), "--data", str(tmp_path / "d")]) == 2
+
+
+def test_interpret_does_not_load_the_web_stack():
+    code = (
+        "import sys, io, contextlib\n"
+        "from boneturnover.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['interpret', {str(EXAMPLES / 'denosumab_rebound.toml')!r}, "
+        "'--format', 'json'])\n"
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'uvicorn', 'alembic', "
+        "'boneturnover.web') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

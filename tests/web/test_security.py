@@ -1,0 +1,98 @@
+"""Passwords, the login cookie, CSRF, lock-out and the per-address rate limit."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from boneturnover.web.models import Login, User
+from boneturnover.web.security import LIMITS, RateLimiter, hash_password, verify_password
+
+from .conftest import PASSWORD
+
+
+def test_passwords_are_argon2id_hashes():
+    h = hash_password(PASSWORD)
+    assert h.startswith("$argon2id$") and PASSWORD not in h
+    assert verify_password(h, PASSWORD) and not verify_password(h, PASSWORD + "x")
+    assert not verify_password("not a hash", PASSWORD)
+
+
+def test_every_limit_carries_its_source():
+    for name, limit in LIMITS.items():
+        assert isinstance(limit["value"], int) and limit["source"], name
+
+
+def test_the_login_cookie_is_httponly_samesite_and_only_its_digest_is_stored(clinic):
+    c = clinic.client()
+    r = c.post("/login", data={"username": "doc", "password": PASSWORD},
+               follow_redirects=False)
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    token = cookie.split(";")[0].split("=", 1)[1]
+    with clinic.db() as db:
+        stored = [x.token_hash for x in db.scalars(select(Login))]
+    assert token not in stored and len(stored) == 1 and len(stored[0]) == 64
+    s = clinic.client()
+    s.base_url = "https://testserver"
+    r = s.post("https://testserver/login", data={"username": "doc", "password": PASSWORD},
+               follow_redirects=False)
+    assert "Secure" in r.headers["set-cookie"]
+
+
+def test_a_wrong_password_is_refused_and_pages_need_a_login(clinic):
+    c = clinic.client()
+    r = c.post("/login", data={"username": "doc", "password": "wrong password!"})
+    assert r.status_code == 401 and "wrong user name or password" in r.text
+    r = c.post("/login", data={"username": "nobody", "password": "wrong password!"})
+    assert r.status_code == 401 and "wrong user name or password" in r.text
+    assert c.get("/worklist", follow_redirects=False).headers["location"] == "/login"
+    assert c.get("/api/v1/patients").status_code == 401
+
+
+def test_a_user_is_locked_out_after_repeated_failures_and_an_admin_unlocks(clinic):
+    c = clinic.client()
+    for _ in range(LIMITS["lockout_failures"]["value"]):
+        assert c.post("/login", data={"username": "doc", "password": "wrong password!"}
+                      ).status_code == 401
+    r = c.post("/login", data={"username": "doc", "password": PASSWORD})
+    assert r.status_code == 401 and "locked out" in r.text
+    with clinic.db() as db:
+        assert db.get(User, clinic.users["doc"]).locked_until is not None
+    admin = clinic.client("admin")
+    r = admin.post(f"/admin/users/{clinic.users['doc']}/unlock",
+                   data={"csrf_token": admin.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    r = c.post("/login", data={"username": "doc", "password": PASSWORD},
+               follow_redirects=False)
+    assert r.status_code == 303
+
+
+def test_too_many_attempts_from_one_address_are_refused(clinic):
+    clinic.app.state.login_limiter = RateLimiter(3, 60.0)
+    c = clinic.client()
+    codes = [c.post("/login", data={"username": "x", "password": "y" * 12}).status_code
+             for _ in range(4)]
+    assert codes == [401, 401, 401, 429]
+
+
+def test_forms_without_the_csrf_token_are_refused(clinic):
+    doc = clinic.client("doc")
+    r = doc.post("/patients/new", data={"patient_id": "p1"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = doc.post("/patients/new", data={"patient_id": "p1", "csrf_token": "forged"})
+    assert r.status_code == 403
+    r = doc.post("/api/v1/patients", json={"patient": {"id": "p1"}})
+    assert r.status_code == 403
+    r = doc.post("/api/v1/patients", json={"patient": {"id": "p1"}},
+                 headers={"X-CSRF-Token": doc.csrf})
+    assert r.status_code == 201
+
+
+@pytest.mark.parametrize(("user", "path", "status"), [
+    ("lab", "/worklist", 403), ("lab", "/api/v1/patients", 403), ("admin", "/worklist", 403),
+    ("doc", "/admin", 403), ("doc", "/admin/audit", 403), ("lab", "/lab", 200),
+    ("admin", "/admin", 200), ("admin", "/admin/audit", 200), ("doc", "/worklist", 200),
+])
+def test_roles(sqlite_clinic, user, path, status):
+    assert sqlite_clinic.client(user).get(path).status_code == status
