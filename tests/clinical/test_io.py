@@ -104,3 +104,14 @@ def test_cohort_loader(tmp_path):
     (tmp_path / "measurements.csv").write_text("patient_id,date,marker,value,unit,colour\n")
     with pytest.raises(InputError, match=r"unknown column\(s\) \['colour'\]"):
         load_cohort(tmp_path)
+
+
+def test_cohort_duplicate_column_is_named_as_written(tmp_path):
+    """A header naming a column twice is refused with that name and line 1, not as an
+    unknown column renamed by the reader ('patient_id.1')."""
+    (tmp_path / "patients.csv").write_text("patient_id,birth_date,patient_id\nA,1950-01-01,A\n")
+    (tmp_path / "measurements.csv").write_text("patient_id,date,marker,value,unit\n")
+    with pytest.raises(InputError, match=r"patients.csv line 1: column\(s\) \['patient_id'\] "
+                                         r"appear more than once") as err:
+        load_cohort(tmp_path)
+    assert "patient_id.1" not in str(err.value)

@@ -597,6 +597,7 @@ def _read_csv(path: Path, kind: str) -> tuple[pd.DataFrame, list[tuple[str, str,
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     bad: list[tuple[str, str, str, str]] = []
+    _check_duplicate_header(path, raw)
     import pandas as pd
 
     try:
@@ -613,6 +614,19 @@ def _read_csv(path: Path, kind: str) -> tuple[pd.DataFrame, list[tuple[str, str,
         # line numbers as in the file (header is line 1)
         df["source"] = [f"{path.name} line {i}" for i in df["_line"]]
     return df.drop(columns="_line").reset_index(drop=True), bad
+
+
+def _check_duplicate_header(path: Path, raw: bytes) -> None:
+    """Refuse a header that names a column twice, before a reader renames the second
+    (pandas reads ``patient_id,patient_id`` as ``patient_id`` and ``patient_id.1``)."""
+    import csv
+
+    first = raw.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+    cols = [c.strip() for c in next(csv.reader([first]), [])]
+    dup = sorted({c for c in cols if c and cols.count(c) > 1})
+    if dup:
+        raise InputError(f"{path} line 1: column(s) {dup} appear more than once; expected "
+                         "each column once")
 
 
 def _check_columns(path: Path, kind: str, cols: list[str]) -> None:
