@@ -134,3 +134,28 @@ def sqlite_clinic(tmp_path):
     c = Clinic(f"sqlite:///{tmp_path / 'clinic.sqlite3'}")
     yield c
     c.close()
+
+
+@pytest.fixture
+def live_server(sqlite_clinic):
+    """The clinic served by uvicorn on a free local port, in a thread: (clinic, base URL)."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(sqlite_clinic.app, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    yield sqlite_clinic, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
