@@ -6,8 +6,10 @@ dose target and the labelled regimens, each with its source, and what the clinic
 needs: the class its rules use, the window to the expected maximal marker change and when
 markers are due again, each with citations. Supplements carry their salts (elemental
 fraction by mass); oral bisphosphonates carry the intake conditions (factor on the label
-bioavailability). Glucocorticoids are clinical context only (no dose target). Nothing
-here needs the model: a route whose dose target the model lacks still loads.
+bioavailability). Glucocorticoids are clinical context only (no dose target). Each RxNorm
+ingredient code a drug carries names the stored sources that state it (``rxnorm_sources``);
+a code without one is refused. Nothing here needs the model: a route whose dose target the
+model lacks still loads.
 
 The catalogue is read and validated on first use (:func:`drug_catalog`, cached);
 importing this module reads no file. :func:`parse_duration_h` and :func:`parse_amount`
@@ -51,6 +53,7 @@ from .sources import Fact, resolve
 
 __all__ = [
     "RULE_CLASSES", "ACTIONS", "ROUTES", "LabelledRegimen", "Intake", "Salt", "Limit",
+    "RxNormCode",
     "Route", "Window", "RetestPlan", "Drug", "DrugCatalog", "drug_catalog",
     "drug_catalog_from_dict", "parse_duration_h", "parse_amount", "parse_window",
     "parse_retest",
@@ -120,6 +123,16 @@ class Limit:
     doses: int | None
     meaning: str
     source: str
+
+
+@dataclass(frozen=True)
+class RxNormCode:
+    """An RxNorm ingredient code (RXCUI, term type IN) of a drug, with the ingredient's
+    name and the keys of the catalogue's ``[sources]`` that state this code for it."""
+
+    code: str
+    name: str
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -202,6 +215,10 @@ class Drug:
         Clinical timing of the marker response and of retests (None: not monitored).
     overdue_grace_days
         Days past the interval before a dose counts as overdue (denosumab).
+    rxnorm : tuple of RxNormCode
+        RxNorm ingredient codes, each with the sources that verify it.
+    rxnorm_unverified : str or None
+        Why the drug carries no (or not every) RxNorm code.
     """
 
     key: str
@@ -227,6 +244,8 @@ class Drug:
     overdue_grace_days: float | None = None
     grace_cite: tuple[Citation, ...] = ()
     interval_h: float | None = None
+    rxnorm: tuple[RxNormCode, ...] = ()
+    rxnorm_unverified: str | None = None
 
     @property
     def default_route(self) -> str:
@@ -266,7 +285,13 @@ class DrugCatalog(Mapping[str, Drug]):
         self._drugs = dict(drugs)
         self.sources: Mapping[str, str] = MappingProxyType(dict(sources))
         index: dict[str, str] = {}
+        codes: dict[str, str] = {}
         for d in self._drugs.values():
+            for rx in d.rxnorm:
+                if codes.setdefault(rx.code, d.key) != d.key:
+                    raise KnowledgeBaseError(
+                        f"{_FILE}: RxNorm code {rx.code} belongs to both {codes[rx.code]} "
+                        f"and {d.key}")
             for name in d.names:
                 key = alias_key(name)
                 if index.get(key, d.key) != d.key:
@@ -412,6 +437,38 @@ def _limit(d: Mapping[str, Any], sources: Mapping[str, str], loc: str) -> Limit 
                  source=_source(_req(lim, "source", lloc), sources, lloc))
 
 
+def _rxnorm(d: Mapping[str, Any], sources: Mapping[str, str], loc: str
+            ) -> tuple[RxNormCode, ...]:
+    """``rxnorm`` (codes) with ``rxnorm_sources`` (per code: name, sources): every code
+    needs at least one source of ``[sources]``, and no source entry may lack its code."""
+    codes = d.get("rxnorm", [])
+    if not isinstance(codes, list) or not all(
+            isinstance(c, str) and c.isdigit() and c[0] != "0" for c in codes):
+        raise KnowledgeBaseError(f"drug catalogue {loc}: rxnorm must be a list of RxNorm "
+                                 f"codes written as digit strings, got {codes!r}")
+    verified = d.get("rxnorm_sources", {})
+    extra = sorted(set(verified) - set(codes))
+    if extra:
+        raise KnowledgeBaseError(f"drug catalogue {loc}: rxnorm_sources for {extra} not in "
+                                 "rxnorm")
+    out = []
+    for code in codes:
+        rloc = f"{loc}.rxnorm_sources.{code}"
+        entry = verified.get(code)
+        if not isinstance(entry, Mapping) or not entry.get("sources"):
+            raise KnowledgeBaseError(
+                f"drug catalogue {rloc}: RxNorm code {code} has no verifying source; give "
+                "the ingredient name and the [sources] that state the code, or leave it out")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise KnowledgeBaseError(f"drug catalogue {rloc}: needs the ingredient name")
+        out.append(RxNormCode(code, name, tuple(_source(s, sources, rloc)
+                                                for s in entry["sources"])))
+    if len({c.code for c in out}) != len(out):
+        raise KnowledgeBaseError(f"drug catalogue {loc}: rxnorm lists a code twice")
+    return tuple(out)
+
+
 def _choice(d: Mapping[str, Any], key: str, allowed: tuple[str, ...], loc: str) -> str:
     value = _req(d, key, loc)
     if value not in allowed:
@@ -476,6 +533,7 @@ def _drug(key: str, d: Mapping[str, Any], own: Mapping[str, str]) -> Drug:
         overdue_grace_days=None if grace is None else float(_req(grace, "value", loc)),
         grace_cite=() if grace is None else parse_citations(grace.get("cite"), loc + ".grace"),
         interval_h=None if "interval" not in d else _duration(d["interval"], loc + ".interval"),
+        rxnorm=_rxnorm(d, own, loc), rxnorm_unverified=d.get("rxnorm_unverified"),
     )
 
 
