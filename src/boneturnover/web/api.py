@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from .. import __version__
-from .deps import actor, check_csrf, get_db, today
+from .deps import Key, actor, check_csrf, get_db, today
 from .store import (
     DEFAULT_RULESET,
     WORKLIST_CATEGORIES,
@@ -180,7 +180,7 @@ def _layout(db: Session, p) -> dict[str, Any]:
 
 
 @router.get("/patients/{key}", summary="a stored patient: facts, current results, courses")
-def read_patient(key: int, who: Actor = Depends(actor), db: Session = Depends(get_db)):
+def read_patient(key: Key, who: Actor = Depends(actor), db: Session = Depends(get_db)):
     p = get_patient(db, who, key)
     out = _layout(db, p)
     audit(db, who, "read-patient-record", patient=p)
@@ -190,7 +190,7 @@ def read_patient(key: int, who: Actor = Depends(actor), db: Session = Depends(ge
 
 @router.get("/patients/{key}/report",
             summary="the report of a stored patient (as `boneturnover interpret --format json`)")
-def patient_report(request: Request, key: int, ruleset: _Ruleset = DEFAULT_RULESET,
+def patient_report(request: Request, key: Key, ruleset: _Ruleset = DEFAULT_RULESET,
                    who: Actor = Depends(actor), db: Session = Depends(get_db)):
     p = get_patient(db, who, key)
     report, _, snap = report_for(db, who, p, today=today(request), ruleset=ruleset)
@@ -201,7 +201,7 @@ def patient_report(request: Request, key: int, ruleset: _Ruleset = DEFAULT_RULES
 
 @router.get("/patients/{key}/report.fhir",
             summary="the report as a FHIR R4 Bundle (as `boneturnover interpret --format fhir`)")
-def patient_report_fhir(request: Request, key: int, lang: _Lang = "en",
+def patient_report_fhir(request: Request, key: Key, lang: _Lang = "en",
                         ruleset: _Ruleset = DEFAULT_RULESET,
                         who: Actor = Depends(actor), db: Session = Depends(get_db)):
     from ..clinical.fhir_out import report_to_fhir
@@ -214,7 +214,7 @@ def patient_report_fhir(request: Request, key: int, lang: _Lang = "en",
 
 
 @router.put("/results/{result_id}", summary="correct a result; the original is kept")
-def correct_result(request: Request, result_id: int, correction: Correction,
+def correct_result(request: Request, result_id: Key, correction: Correction,
                    who: Actor = Depends(actor), db: Session = Depends(get_db)):
     check_csrf(request, who)
     fields = correction.model_dump(exclude_none=True)
@@ -225,7 +225,7 @@ def correct_result(request: Request, result_id: int, correction: Correction,
 
 @router.get("/results/{result_id}/history",
             summary="a result and its earlier versions, newest first")
-def result_history(result_id: int, who: Actor = Depends(actor),
+def result_history(result_id: Key, who: Actor = Depends(actor),
                    db: Session = Depends(get_db)):
     rows = measurement_history(db, who, result_id)
     return [{"result_id": m.id, "date": m.sample_date, "marker": m.marker,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,8 +15,13 @@ from .models import ApiToken, Login, User, utcnow
 from .security import Forbidden, Unauthorized, digest, same
 from .store import Actor
 
-__all__ = ["COOKIE", "CSRF_HEADER", "get_db", "optional_actor", "actor", "check_csrf",
-           "today", "client_of"]
+__all__ = ["Key", "KEY_MAX", "COOKIE", "CSRF_HEADER", "get_db", "optional_actor", "actor",
+           "check_csrf", "today", "client_of"]
+
+#: Largest database key: the tables' integer keys are 32-bit signed in PostgreSQL.
+KEY_MAX = 2**31 - 1
+#: A database key in a URL (a larger or non-positive one is 422, never a database error).
+Key = Annotated[int, Path(ge=1, le=KEY_MAX)]
 
 #: Name of the login cookie.
 COOKIE = "bt_login"

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from ..clinical.catalog import CATALOG, DRUGS
 from ..errors import InputError
 from . import accounts
-from .deps import COOKIE, actor, check_csrf, get_db, optional_actor, today
+from .deps import COOKIE, KEY_MAX, Key, actor, check_csrf, get_db, optional_actor, today
 from .i18n import Words
 from .models import ApiToken, AssaySetting, AuditEntry, ImportRecord, Site, User
 from .security import LIMITS, Forbidden
@@ -188,7 +188,7 @@ def new_patient(request: Request, patient_id: str = Form(..., max_length=200),
 
 
 @router.get("/patients/{key}", response_class=HTMLResponse)
-def patient_page(request: Request, key: int, who: Actor = Depends(actor),
+def patient_page(request: Request, key: Key, who: Actor = Depends(actor),
                  db: Session = Depends(get_db)):
     p = get_patient(db, who, key)
     report, _, snap = report_for(db, who, p, today=today(request))
@@ -203,7 +203,7 @@ def patient_page(request: Request, key: int, who: Actor = Depends(actor),
 
 
 @router.get("/patients/{key}/plot.png")
-def patient_plot(request: Request, key: int, who: Actor = Depends(actor),
+def patient_plot(request: Request, key: Key, who: Actor = Depends(actor),
                  db: Session = Depends(get_db)):
     p = get_patient(db, who, key)
     report, _, _ = report_for(db, who, p, today=today(request), audit_action="read-plot")
@@ -211,7 +211,7 @@ def patient_plot(request: Request, key: int, who: Actor = Depends(actor),
 
 
 @router.get("/patients/{key}/report.pdf")
-def patient_pdf(request: Request, key: int, who: Actor = Depends(actor),
+def patient_pdf(request: Request, key: Key, who: Actor = Depends(actor),
                 db: Session = Depends(get_db)):
     from ..clinical.render import find_chromium, html_to_pdf
 
@@ -226,7 +226,7 @@ def patient_pdf(request: Request, key: int, who: Actor = Depends(actor),
 
 
 @router.get("/patients/{key}/report.fhir.json")
-def patient_fhir(request: Request, key: int, who: Actor = Depends(actor),
+def patient_fhir(request: Request, key: Key, who: Actor = Depends(actor),
                  db: Session = Depends(get_db)):
     from ..clinical.fhir_out import report_to_fhir
 
@@ -259,7 +259,7 @@ def _result_form(date: str, marker: str, value: str, unit: str, comparator: str,
 
 
 @router.post("/patients/{key}/results")
-def add_result(request: Request, key: int, date: str = Form(...), marker: str = Form(...),
+def add_result(request: Request, key: Key, date: str = Form(...), marker: str = Form(...),
                value: str = Form(...), unit: str = Form(...), comparator: str = Form(""),
                fasting: str = Form(""), time: str = Form(""), specimen: str = Form(""),
                assay: str = Form(""), lab: str = Form(""), csrf_token: str = Form(""),
@@ -273,7 +273,7 @@ def add_result(request: Request, key: int, date: str = Form(...), marker: str = 
 
 
 @router.post("/patients/{key}/treatments")
-def add_treatment(request: Request, key: int, drug: str = Form(...), start: str = Form(...),
+def add_treatment(request: Request, key: Key, drug: str = Form(...), start: str = Form(...),
                   stop: str = Form(""), dose: str = Form(""), dose_unit: str = Form(""),
                   interval: str = Form(""), route: str = Form(""), last_dose: str = Form(""),
                   csrf_token: str = Form(""), who: Actor = Depends(actor),
@@ -290,7 +290,7 @@ def add_treatment(request: Request, key: int, drug: str = Form(...), start: str 
 
 
 @router.get("/results/{result_id}", response_class=HTMLResponse)
-def result_page(request: Request, result_id: int, who: Actor = Depends(actor),
+def result_page(request: Request, result_id: Key, who: Actor = Depends(actor),
                 db: Session = Depends(get_db)):
     rows = measurement_history(db, who, result_id)
     users = {u.id: u.username for u in db.scalars(select(User))}
@@ -299,7 +299,7 @@ def result_page(request: Request, result_id: int, who: Actor = Depends(actor),
 
 
 @router.post("/results/{result_id}")
-def correct_result(request: Request, result_id: int, value: str = Form(...),
+def correct_result(request: Request, result_id: Key, value: str = Form(...),
                    unit: str = Form(...), date: str = Form(...), reason: str = Form(...),
                    csrf_token: str = Form(""), who: Actor = Depends(actor),
                    db: Session = Depends(get_db)):
@@ -403,7 +403,7 @@ def admin_add_user(request: Request, username: str = Form(...), password: str = 
 
 
 @router.post("/admin/users/{user_id}/unlock")
-def admin_unlock(request: Request, user_id: int, csrf_token: str = Form(""),
+def admin_unlock(request: Request, user_id: Key, csrf_token: str = Form(""),
                  who: Actor = Depends(actor), db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
     accounts.unlock(db, who, user_id)
@@ -411,7 +411,8 @@ def admin_unlock(request: Request, user_id: int, csrf_token: str = Form(""),
 
 
 @router.post("/admin/tokens")
-def admin_add_token(request: Request, user_id: int = Form(...), name: str = Form(...),
+def admin_add_token(request: Request, user_id: int = Form(..., ge=1, le=KEY_MAX),
+                    name: str = Form(..., max_length=200),
                     csrf_token: str = Form(""), who: Actor = Depends(actor),
                     db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
@@ -420,7 +421,7 @@ def admin_add_token(request: Request, user_id: int = Form(...), name: str = Form
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def admin_revoke_token(request: Request, token_id: int, csrf_token: str = Form(""),
+def admin_revoke_token(request: Request, token_id: Key, csrf_token: str = Form(""),
                        who: Actor = Depends(actor), db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
     accounts.revoke_token(db, who, token_id)
