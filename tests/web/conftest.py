@@ -5,6 +5,7 @@ clinician and a laboratory user, at B a clinician."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import warnings
@@ -23,6 +24,13 @@ NOW = dt.datetime(2024, 9, 1, 12, 0, tzinfo=dt.UTC)
 TODAY = NOW.date().isoformat()
 PASSWORD = "correct horse battery staple"
 PG_ENV = "BONETURNOVER_TEST_POSTGRES_URL"
+
+
+@functools.cache
+def _cached_hash(password: str) -> str:
+    from boneturnover.web.security import hash_password
+
+    return hash_password(password)
 
 
 def reset_postgres(url: str) -> None:
@@ -55,6 +63,14 @@ class Clinic:
 
         self.url = url
         self.app = create_app(url, clock=lambda: NOW)
+        real = accounts.hash_password
+        accounts.hash_password = _cached_hash  # one real argon2 hash for all test users
+        try:
+            self._users(accounts)
+        finally:
+            accounts.hash_password = real
+
+    def _users(self, accounts) -> None:
         with self.app.state.sessionmaker() as db:
             a, b = accounts.create_site(db, "A"), accounts.create_site(db, "B")
             self.site_a, self.site_b = a.id, b.id

@@ -23,7 +23,7 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.slow
 
-N_PATIENTS = 2500
+N_PATIENTS = 1500
 RESULTS_PER_PATIENT = 12
 
 

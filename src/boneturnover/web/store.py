@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from .. import __version__
 from ..clinical.catalog import CATALOG, DRUGS
@@ -608,7 +608,8 @@ def _snapshot(db: Session, actor: Actor, patient: Patient, today: str, ruleset: 
         patient_fk=patient.id, patient_version=patient.version, today=today,
         ruleset=ruleset, ruleset_version=version,
         report_json=json.dumps(data, ensure_ascii=False, allow_nan=False),
-        codes=",".join(dict.fromkeys(f["code"] for f in data["findings"])),
+        codes=",".join(dict.fromkeys(f"{f['code']}:{f['severity']}"
+                                     for f in data["findings"])),
         urgency=0 if error else _urgency(data["findings"], today), error=error,
         created_by=actor.user_id)
     db.add(snap)
@@ -640,10 +641,19 @@ def worklist(db: Session, actor: Actor, *, today: str, finding: str | None = Non
         raise InputError(f"finding {finding!r}: not a finding code; expected one of "
                          f"{', '.join(sorted(_codes()))}")
     items = []
-    for p in patients_of_site(db, actor):
-        snap = _snapshot(db, actor, p, today, ruleset)
-        data = json.loads(snap.report_json)
-        findings = tuple(data["findings"])
+    patients = patients_of_site(db, actor)
+    version = ruleset_version(ruleset)
+    made: dict[tuple[int, int], Interpretation] = {}
+    for snap in db.scalars(select(Interpretation).join(
+            Patient, Patient.id == Interpretation.patient_fk).where(
+            Patient.site_id == actor.site_id, Interpretation.today == today,
+            Interpretation.ruleset_version == version).order_by(Interpretation.id)
+            .options(defer(Interpretation.report_json))):
+        made[(snap.patient_fk, snap.patient_version)] = snap
+    for p in patients:
+        snap = made.get((p.id, p.version)) or _snapshot(db, actor, p, today, ruleset)
+        findings = tuple({"code": c, "severity": sv} for c, _, sv in
+                         (x.partition(":") for x in snap.codes.split(",") if x))
         if finding and all(f["code"] != finding for f in findings):
             continue
         rank = snap.urgency
