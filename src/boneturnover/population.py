@@ -602,61 +602,24 @@ def _prepare(model: BoneModel, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return y0s, status
 
 
-def _isolated(run: Callable[[slice, EventTable | None, np.ndarray | None],
-                             tuple[np.ndarray, np.ndarray, np.ndarray]],
-              n: int, width: int, n_times: int, events: EventTable | None,
-              t_start_h: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``run`` over all ``n`` subjects at once; where that raises an arithmetic error
-    (a division by zero in compiled code), subject by subject, the failing one getting
-    the status NONFINITE and NaN rows. ``run(subjects, events, t_start_h)`` returns
-    ``(rows, status, stats)`` with rows of shape (subjects, times, width)."""
-    try:
-        return run(slice(0, n), events, t_start_h)
-    except ArithmeticError:
-        pass
-    out = np.full((n, n_times, width), np.nan)
-    status = np.zeros(n, np.int64)
-    stats = np.zeros((n, 4))
-    for i in range(n):
-        ev = None
-        if events is not None:
-            lo, hi = events.ptr[i], events.ptr[i + 1]
-            ev = EventTable(events.time_h[lo:hi], events.kind[lo:hi], events.state[lo:hi],
-                            events.value[lo:hi], np.array([0, hi - lo], np.int64))
-        try:
-            oi, si, sti = run(slice(i, i + 1), ev,
-                              None if t_start_h is None else t_start_h[i:i + 1])
-            out[i], status[i], stats[i] = oi[0], si[0], sti[0]
-        except ArithmeticError:
-            status[i] = Status.NONFINITE
-            stats[i, 3] = math.nan
-    return out, status, stats
-
-
 def _solve(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
            events: EventTable | None = None, t_start_h: np.ndarray | None = None,
            max_steps: int = 200_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``model.solve``; an arithmetic failure (division by zero) becomes one subject's status."""
-    def run(sub, ev, ts):
-        return model.solve(rec[sub], y0s[sub], t_out, events=ev, t_start_h=ts,
-                           max_steps=max_steps)
-    return _isolated(run, rec.shape[0], y0s.shape[1], t_out.shape[0], events, t_start_h)
+    """``model.solve``: ``(states, status, stats)``. The compiled code follows NumPy's
+    arithmetic (a division by zero gives inf or NaN, never an exception), so a failing
+    subject comes back as its status."""
+    return model.solve(rec, y0s, t_out, events=events, t_start_h=t_start_h,
+                       max_steps=max_steps)
 
 
 def _observe(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
              base: np.ndarray, constants: np.ndarray, events: EventTable | None = None,
              t_start_h: np.ndarray | None = None, max_steps: int = 200_000,
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``model.observe``; an arithmetic failure (division by zero) becomes one subject's status.
-
-    Returns ``(columns, status, stats)``.
-    """
-    def run(sub, ev, ts):
-        cols, _, status, stats = model.observe(rec[sub], y0s[sub], t_out, base[sub], constants,
-                                               events=ev, t_start_h=ts, max_steps=max_steps)
-        return cols, status, stats
-    return _isolated(run, rec.shape[0], len(model.generated.COLUMNS), t_out.shape[0], events,
-                     t_start_h)
+    """``model.observe``: ``(columns, status, stats)`` (see :func:`_solve`)."""
+    cols, _, status, stats = model.observe(rec, y0s, t_out, base, constants, events=events,
+                                           t_start_h=t_start_h, max_steps=max_steps)
+    return cols, status, stats
 
 
 # --------------------------------------------------------------------------------------

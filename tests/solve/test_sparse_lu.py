@@ -28,18 +28,41 @@ def test_fill_covers_the_pattern_and_the_diagonal():
 @settings(max_examples=50, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shift=st.floats(1e-3, 1e3))
 def test_sparse_solve_matches_numpy(seed, shift):
+    """The bound straight-line LU (fill, factor, solve) solves (I * shift - J) x = b."""
     rng = np.random.default_rng(seed)
     n = PATTERN.shape[0]
     jac = np.where(PATTERN, rng.standard_normal((n, n)), 0.0)
     a = np.eye(n) * shift - jac
     b = rng.standard_normal(n)
-    lu = a.copy()
     k = kernel()
-    arrays = PLAN.arrays()[:5]
-    if not k._splu_factor(lu, *arrays):
+    lu = np.zeros(k._LU_SIZE)
+    k._splu_fill(jac, shift, lu)
+    if not k._splu_factor(lu):
         return  # a zero planned pivot: the integrator falls back to the dense LU
     x = b.copy()
-    k._splu_solve(lu, *arrays, x)
+    k._splu_solve(lu, x)
     expected = np.linalg.solve(a, b)
     cond = np.linalg.cond(a)
     assert np.allclose(x, expected, rtol=1e-8 * max(1.0, cond), atol=1e-10 * max(1.0, cond))
+
+
+def test_fill_reads_only_the_pattern():
+    """Entries outside the structural pattern never reach the factors."""
+    n = PATTERN.shape[0]
+    rng = np.random.default_rng(1)
+    jac = np.where(PATTERN, rng.standard_normal((n, n)), 0.0)
+    noisy = jac + np.where(PATTERN, 0.0, np.nan)
+    k = kernel()
+    clean, dirty = np.zeros(k._LU_SIZE), np.zeros(k._LU_SIZE)
+    k._splu_fill(jac, 3.0, clean)
+    k._splu_fill(noisy, 3.0, dirty)
+    assert np.array_equal(clean, dirty)
+    assert k._LU_SIZE == len(PLAN.fill_i)
+
+
+def test_zero_pivot_is_refused():
+    k = kernel()
+    n = PATTERN.shape[0]
+    lu = np.zeros(k._LU_SIZE)
+    k._splu_fill(np.zeros((n, n)), 0.0, lu)
+    assert not k._splu_factor(lu)

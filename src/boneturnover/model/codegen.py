@@ -508,46 +508,47 @@ CONSTANTS = {constants!r}
 PATTERN = np.array({pattern!r}, dtype=np.bool_)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _hill(x, c, g):
     xg = x ** g
     return xg / (xg + c ** g)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _hillk(x, g, k):
     xg = x ** g
     return xg / (xg + k)
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, error_model="numpy")
 def _mul(q, d):
     # a zero partial stops the chain, even where the inner derivative is not finite (an
-    # untaken branch of `where`, evaluated at NaN covariates)
+    # untaken branch of `where`, evaluated at NaN covariates). Inlined by LLVM: numba's
+    # own inlining of its hundreds of call sites in `jac` took a minute to compile
     return 0.0 if q == 0.0 else q * d
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def derive(p, y0):
 {derive}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def rhs(t, y, p, dy):
 {rhs}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def jac(t, y, p, J, ft):
 {jac}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def signals(t, y, p, s):
 {signals}
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def observe(t, y, p, sb, c, o):
 {observe}
 '''

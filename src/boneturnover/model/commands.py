@@ -7,7 +7,6 @@ exists, not an input, an existing file replaced only with ``--force``), written 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import sys
 import time
@@ -94,8 +93,7 @@ def _simulate(args: argparse.Namespace) -> int:
         sc = load_scenario(args.scenario)
         for line in sc.warnings:
             print(f"warning: {line}", file=sys.stderr)
-        with _arithmetic_failures(sc, "subject 0"):
-            res = simulate(sc)
+        res = simulate(sc)
         for line in res.warnings:
             print(f"warning: {line}", file=sys.stderr)
         atomic_write_csv(out, res.frame)
@@ -135,10 +133,8 @@ def _simulate_population(args: argparse.Namespace) -> int:
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     bar(0, len(pop))
     try:
-        who = "subject 0" if len(pop) == 1 else f"subjects 0 to {len(pop) - 1} (one of them)"
-        with _arithmetic_failures(sc, who, population=True):
-            res = simulate(sc, population=pop, throw=False, out=folder, force=True,
-                           client=client, chunk_subjects=args.chunk, progress=bar)
+        res = simulate(sc, population=pop, throw=False, out=folder, force=True, client=client,
+                       chunk_subjects=args.chunk, progress=bar)
     finally:
         bar.close()
         if client is not None:
@@ -153,30 +149,6 @@ def _simulate_population(args: argparse.Namespace) -> int:
     print(f"{len(pop)} subject(s) written to {folder / PARTITIONS} ({parts} parquet "
           f"partition(s)); status in {folder / STATUS_FILE}")
     return 0
-
-
-@contextlib.contextmanager
-def _arithmetic_failures(scenario: Any, subject: str, population: bool = False) -> Any:
-    """An arithmetic error inside the compiled solve (a division by zero: numba raises it
-    as ``SystemError`` caused by ``ZeroDivisionError``) as a :class:`SolverError` naming
-    the subject and the likely cause, so that valid input never ends in a traceback."""
-    from ..errors import SolverError
-
-    try:
-        yield
-    except (ArithmeticError, SystemError) as exc:
-        cause = exc if isinstance(exc, ArithmeticError) else exc.__cause__
-        if not isinstance(cause, ArithmeticError):
-            raise
-        overrides = ", ".join(f"{k} = {v:g}" for k, v in scenario.parameters.items())
-        likely = (f"the scenario's parameter values ({overrides})" if overrides
-                  else "the doses of the scenario")
-        if population:
-            likely += " or a subject's population values"
-        raise SolverError(
-            f"{subject}: the solver stopped on {type(cause).__name__} ({cause}) inside the "
-            f"compiled solve; likely cause: {likely}; the bundled values solve "
-            "(`boneturnover parameters`)") from None
 
 
 def read_population(path: str) -> Any:

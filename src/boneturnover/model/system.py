@@ -102,7 +102,12 @@ def _spec_files() -> list[Path]:
 def kernel() -> ModuleType:
     """The integrator bound to the generated model (compiled once, cached on disk)."""
     module = compiled()
-    return binding.bind(module.__name__, [Path(module.__file__)])
+    return binding.bind(module.__name__, [Path(module.__file__)], lu_plan(_pattern(module)))
+
+
+def _pattern(generated: ModuleType) -> np.ndarray:
+    """The structural Jacobian pattern of a generated module, as booleans."""
+    return np.asarray(generated.PATTERN, dtype=bool)
 
 
 class BoneModel:
@@ -135,7 +140,8 @@ class BoneModel:
                                      self.modules)
             self.generated = codegen.load(self.assembly, _spec_files(), observation())
             self.kernel = binding.bind(self.generated.__name__,
-                                       [Path(self.generated.__file__)])
+                                       [Path(self.generated.__file__)],
+                                       lu_plan(_pattern(self.generated)))
         if self.assembly.states != self.spec.state_names:
             raise ModelError("the specification's states differ from the assembled modules'")
         # the record: parameters, covariates, derived constants and the constant
@@ -155,8 +161,7 @@ class BoneModel:
         # the steady state is solved over the states declared `steady` (the default)
         self.free = np.array([st.steady for st in self.spec.states])
         self.observation: Observation = observation()
-        self.pattern = np.asarray(self.generated.PATTERN, dtype=bool)
-        self.lu = lu_plan(self.pattern)
+        self.pattern = _pattern(self.generated)
 
     @classmethod
     def with_modules(cls, *paths: str | Path, rtol: float | None = None) -> BoneModel:
@@ -313,8 +318,8 @@ class BoneModel:
         status = np.zeros(n, np.int64)
         self.kernel.solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
                                 events.state, events.value, events.ptr, t_start, t_out_h,
-                                self.rtol, self.atol, *self.lu.arrays(), max_steps, mode, sbs,
-                                c, out, y_end, stats, status)
+                                self.rtol, self.atol, max_steps, mode, sbs, c, out, y_end,
+                                stats, status)
         return y_end, status, stats
 
 

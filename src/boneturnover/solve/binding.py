@@ -1,7 +1,9 @@
 """Bind the integrator to a model's compiled functions, cached under a hash.
 
 :func:`bind` writes a copy of :mod:`boneturnover.solve.rodas` whose placeholder
-right-hand side and Jacobian are replaced by an import of the model's, names the file
+right-hand side and Jacobian are replaced by an import of the model's, and whose
+placeholder sparse LU is replaced by straight-line code for the Jacobian's pattern, names
+the file
 after a hash of
 the integrator's source, the import line, the contents of every file the model declares
 it depends on, and the numba and Python versions, and imports it. numba caches the
@@ -27,6 +29,8 @@ from pathlib import Path
 from types import ModuleType
 
 import numba
+
+from .sparse import LUPlan, lu_source
 
 __all__ = ["bind", "cache_dir", "writable_folder"]
 
@@ -56,17 +60,17 @@ def writable_folder(folder: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix="boneturnover-"))
 
 
-def _source(model_module: str) -> str:
+def _source(model_module: str, plan: LUPlan) -> str:
     text = resources.files(__package__).joinpath("rodas.py").read_text("utf-8")
     head, found, rest = text.partition(_BEGIN)
     _, found_end, tail = rest.partition(_END)
     if not (found and found_end):
         raise RuntimeError("solve/rodas.py has lost its bound right-hand side markers")
     return (f"{head}from {model_module} import jac as _jac, observe as _observe, "
-            f"rhs as _rhs  # bound{tail}")
+            f"rhs as _rhs  # bound\n\n\n{lu_source(plan)}{tail}")
 
 
-def bind(model_module: str, depends_on: Iterable[Path]) -> ModuleType:
+def bind(model_module: str, depends_on: Iterable[Path], plan: LUPlan) -> ModuleType:
     """The integrator compiled against a model's functions.
 
     Parameters
@@ -78,13 +82,17 @@ def bind(model_module: str, depends_on: Iterable[Path]) -> ModuleType:
     depends_on
         Files whose contents define those functions (the generated module); their
         contents enter the hash.
+    plan
+        The sparse LU plan of the Jacobian's pattern
+        (:func:`boneturnover.solve.sparse.lu_plan`); its straight-line code
+        (:func:`~boneturnover.solve.sparse.lu_source`) is part of the bound source.
 
     Returns
     -------
     ModuleType
         A module with ``solve_one``, ``solve_batch`` and ``steady_state``.
     """
-    source = _source(model_module)
+    source = _source(model_module, plan)
     digest = hashlib.sha256()
     for part in (source, numba.__version__, sys.version):
         digest.update(part.encode())

@@ -46,6 +46,22 @@ def _jac(t, y, p, jac, ft):  # pragma: no cover - placeholder, never compiled
 
 def _observe(t, y, p, sb, c, o):  # pragma: no cover - placeholder, never compiled
     raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
+
+
+# the planned sparse LU of the Jacobian's pattern (`sparse.lu_source`)
+_LU_SIZE = 1
+
+
+def _splu_fill(jac, ghinv, a):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
+
+
+def _splu_factor(a):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
+
+
+def _splu_solve(a, b):  # pragma: no cover - placeholder, never compiled
+    raise NotImplementedError("bind a model with boneturnover.solve.binding.bind")
 # --- end of bound right-hand side ---
 
 EVENT_BOLUS = 0  #: event kind: add ``value`` to the state at ``time``
@@ -87,7 +103,7 @@ _NONFINITE = 3
 _SINGULAR = 4
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _lu_factor(a, piv):
     n = a.shape[0]
     for k in range(n):
@@ -116,7 +132,7 @@ def _lu_factor(a, piv):
     return True
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _lu_solve(lu, piv, b):
     n = lu.shape[0]
     for k in range(n):
@@ -137,52 +153,7 @@ def _lu_solve(lu, piv, b):
         b[i] = s / lu[i, i]
 
 
-@nb.njit(cache=True)
-def _splu_factor(a, order, l_ptr, l_idx, u_ptr, u_idx):
-    """In-place LU of ``a`` along a static plan (:mod:`boneturnover.solve.sparse`).
-
-    Only the planned entries are read or written; each pivot is replaced by its
-    reciprocal, so that :func:`_splu_solve` multiplies instead of dividing. Returns False
-    on a zero or non-finite pivot (the caller then falls back to the dense LU with
-    pivoting).
-    """
-    for k in range(order.shape[0]):
-        p = order[k]
-        piv = a[p, p]
-        if piv == 0.0 or not math.isfinite(piv):
-            return False
-        inv = 1.0 / piv
-        a[p, p] = inv
-        for q in range(l_ptr[k], l_ptr[k + 1]):
-            i = l_idx[q]
-            lik = a[i, p] * inv
-            a[i, p] = lik
-            if lik != 0.0:
-                for r in range(u_ptr[k], u_ptr[k + 1]):
-                    j = u_idx[r]
-                    a[i, j] -= lik * a[p, j]
-    return True
-
-
-@nb.njit(cache=True)
-def _splu_solve(lu, order, l_ptr, l_idx, u_ptr, u_idx, b):
-    """Solve ``LU x = b`` in place with the factors of :func:`_splu_factor`."""
-    n = order.shape[0]
-    for k in range(n):
-        p = order[k]
-        bp = b[p]
-        for q in range(l_ptr[k], l_ptr[k + 1]):
-            b[l_idx[q]] -= lu[l_idx[q], p] * bp
-    for k in range(n - 1, -1, -1):
-        p = order[k]
-        acc = b[p]
-        for r in range(u_ptr[k], u_ptr[k + 1]):
-            j = u_idx[r]
-            acc -= lu[p, j] * b[j]
-        b[p] = acc * lu[p, p]
-
-
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def _fun(t, y, p, u, dy):
     _rhs(t, y, p, dy)
     for i in range(y.shape[0]):
@@ -190,7 +161,7 @@ def _fun(t, y, p, u, dy):
 
 
 
-@nb.njit(cache=True, inline="always")
+@nb.njit(cache=True, inline="always", error_model="numpy")
 def _emit(mode, t, y, p, sb, c, row):
     """One output row: the state (``mode`` STATES) or the observed columns (OBSERVED)."""
     if mode == 0:
@@ -200,10 +171,9 @@ def _emit(mode, t, y, p, sb, c, row):
         _observe(t, y, p, sb, c, row)
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, atol,
-              lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode, sb,
-              consts, y_out, y_end, stats):
+              max_steps, mode, sb, consts, y_out, y_end, stats):
     """Integrate one subject. Returns a status code; fills ``y_out[k]`` at ``t_out[k]``.
 
     ``y_out[k]`` is the state (``mode`` 0, :data:`STATES`) or the bound ``_observe``
@@ -214,10 +184,9 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     Outputs at an event time hold the state just before the event (a trough).
     ``stats`` receives [accepted steps, rejected steps, rhs evaluations, last t].
     The Jacobian and the time derivative come from the bound ``_jac``, once per
-    accepted step. The Rosenbrock matrix is factorised along the static sparse plan
-    ``lu_order`` ...
-    ``fill_j`` (:func:`boneturnover.solve.sparse.lu_plan`), or densely with partial
-    pivoting when a planned pivot is zero.
+    accepted step. The Rosenbrock matrix is factorised by the bound straight-line sparse
+    LU of the Jacobian's pattern (:func:`boneturnover.solve.sparse.lu_source`), or densely
+    with partial pivoting when a planned pivot is zero or not finite.
     """
     n = y0.shape[0]
     y = y0.copy()
@@ -229,6 +198,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     ynew = np.zeros(n)
     jac = np.zeros((n, n))
     g = np.zeros((n, n))
+    lu = np.zeros(_LU_SIZE)
     piv = np.zeros(n, dtype=np.int64)
     k = np.zeros((6, n))
     yo = np.zeros(n)
@@ -277,11 +247,8 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 status = _STEP_TOO_SMALL
                 break
             ghinv = 1.0 / (h * _GAMMA)
-            for q in range(fill_i.shape[0]):
-                g[fill_i[q], fill_j[q]] = -jac[fill_i[q], fill_j[q]]
-            for i in range(n):
-                g[i, i] += ghinv
-            dense = not _splu_factor(g, lu_order, l_ptr, l_idx, u_ptr, u_idx)
+            _splu_fill(jac, ghinv, lu)
+            dense = not _splu_factor(lu)
             if dense:
                 for i in range(n):
                     for j in range(n):
@@ -315,7 +282,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 if dense:
                     _lu_solve(g, piv, k[st])
                 else:
-                    _splu_solve(g, lu_order, l_ptr, l_idx, u_ptr, u_idx, k[st])
+                    _splu_solve(lu, k[st])
             err = 0.0
             finite = True
             for i in range(n):
@@ -382,10 +349,9 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     return status
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(parallel=True, cache=True, error_model="numpy")
 def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                atol, lu_order, l_ptr, l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode,
-                sbs, consts, y_out, y_end, stats, status):
+                atol, max_steps, mode, sbs, consts, y_out, y_end, stats, status):
     """RODAS4 for many subjects in parallel threads (see :func:`solve_one`).
 
     Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]`` and baseline signals ``sbs[i]``.
@@ -394,12 +360,11 @@ def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start,
         a = ev_ptr[i]
         b = ev_ptr[i + 1]
         status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
-                              ev_value[a:b], t_start[i], t_out, rtol, atol, lu_order, l_ptr,
-                              l_idx, u_ptr, u_idx, fill_i, fill_j, max_steps, mode, sbs[i],
-                              consts, y_out[i], y_end[i], stats[i])
+                              ev_value[a:b], t_start[i], t_out, rtol, atol, max_steps, mode,
+                              sbs[i], consts, y_out[i], y_end[i], stats[i])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, error_model="numpy")
 def steady_state(p, y, free, tol, max_iter):
     """Newton on dy/dt = 0 over the ``free`` states (analytic Jacobian); returns success."""
     n = y.shape[0]
