@@ -96,3 +96,11 @@ def test_forms_without_the_csrf_token_are_refused(clinic):
 ])
 def test_roles(sqlite_clinic, user, path, status):
     assert sqlite_clinic.client(user).get(path).status_code == status
+
+
+def test_pages_run_no_script_and_are_not_cached(sqlite_clinic):
+    r = sqlite_clinic.client("doc").get("/worklist")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script" not in csp
+    assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
+    assert "<script" not in r.text

@@ -26,7 +26,7 @@ from .models import utcnow
 from .security import LIMITS, Forbidden, RateLimiter, Unauthorized
 from .store import NotFound
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "SECURITY_HEADERS"]
 
 
 def create_app(database_url: str, *, clock: Callable[[], dt.datetime] | None = None,
@@ -38,6 +38,7 @@ def create_app(database_url: str, *, clock: Callable[[], dt.datetime] | None = N
     """
     app = FastAPI(
         title="boneturnover clinic", version=__version__,
+        docs_url=None, redoc_url=None,  # both pages load scripts from a third-party site
         description="Bone turnover markers interpreted against cited rules, for the patients "
                     "of a site. Decision support: bone turnover markers cannot diagnose "
                     "osteoporosis. Authenticate with 'Authorization: Bearer TOKEN' (an API "
@@ -54,7 +55,27 @@ def create_app(database_url: str, *, clock: Callable[[], dt.datetime] | None = N
     app.include_router(api.router)
     app.include_router(pages.router)
     _handlers(app)
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next):
+        response = await call_next(request)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
     return app
+
+
+#: Headers of every answer: no script runs on the pages, nothing is framed, nothing of
+#: patient data is kept in a browser's or a proxy's cache.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                               "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
 def _is_api(request: Request) -> bool:
