@@ -136,3 +136,19 @@ def test_the_openapi_schema_documents_the_api(sqlite_clinic):
         assert p in paths
     assert not any(p.startswith(("/patients", "/login")) for p in paths)
     assert "Result" in schema["components"]["schemas"]
+
+
+def test_the_example_patients_load_through_the_api(sqlite_clinic):
+    """What README and docs/SERVICE.md tell a new user to run (curl -F file=@...)."""
+    c = sqlite_clinic.client()
+    h = _bearer(sqlite_clinic.token("doc"))
+    files = sorted(EXAMPLES.glob("*.toml")) + [EXAMPLES / "fhir_bundle.json"]
+    for f in files:
+        with open(f, "rb") as fh:
+            r = c.post("/api/v1/imports/file", files={"file": (f.name, fh)}, headers=h)
+        assert r.status_code == 201, (f.name, r.text)
+    assert len(c.get("/api/v1/patients", headers=h).json()) == len(files)
+    first = c.get("/api/v1/worklist", headers=h).json()[0]
+    assert first["category"] == "denosumab"
+    r = c.post("/api/v1/imports/file", files={"file": ("x.csv", b"a,b\n")}, headers=h)
+    assert r.status_code == 422 and ".json or .toml" in r.json()["detail"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -156,6 +156,18 @@ def import_bundle(request: Request, bundle: dict[str, Any] = Body(...),
     data = json.dumps(bundle, ensure_ascii=False).encode("utf-8")
     return _import_summary(import_patient_file(db, who, data, "bundle.json",
                                                today=today(request)))
+
+
+@router.post("/imports/file", status_code=201,
+             summary="store the patient of an uploaded file: a FHIR R4 Bundle (.json) or the "
+                     "patient layout (.toml or .json); all or nothing")
+def import_file(request: Request, file: UploadFile, who: Actor = Depends(actor),
+                db: Session = Depends(get_db)):
+    from .pages import read_upload
+
+    check_csrf(request, who)
+    return _import_summary(import_patient_file(db, who, read_upload(file),
+                                               file.filename or "", today=today(request)))
 
 
 @router.post("/results", status_code=201,

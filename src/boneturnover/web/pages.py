@@ -45,7 +45,7 @@ from .store import (
     worklist,
 )
 
-__all__ = ["router", "templates", "MAX_UPLOAD"]
+__all__ = ["router", "templates", "MAX_UPLOAD", "read_upload"]
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(resources.files("boneturnover.web") / "templates"))
@@ -68,7 +68,7 @@ def _redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _read_upload(f: UploadFile | None) -> bytes:
+def read_upload(f: UploadFile | None) -> bytes:
     if f is None:
         return b""
     data = f.file.read(MAX_UPLOAD["value"] + 1)
@@ -324,7 +324,7 @@ def upload_page(request: Request, who: Actor = Depends(actor), db: Session = Dep
 def upload_file(request: Request, file: UploadFile, csrf_token: str = Form(""),
                 who: Actor = Depends(actor), db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
-    imp = import_patient_file(db, who, _read_upload(file), file.filename or "",
+    imp = import_patient_file(db, who, read_upload(file), file.filename or "",
                               today=today(request))
     return _imported(request, who, db, imp)
 
@@ -334,9 +334,9 @@ def upload_cohort(request: Request, patients: UploadFile, measurements: UploadFi
                   treatments: UploadFile | None = None, csrf_token: str = Form(""),
                   who: Actor = Depends(actor), db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
-    files = {"patients.csv": _read_upload(patients),
-             "measurements.csv": _read_upload(measurements),
-             "treatments.csv": _read_upload(treatments) if treatments is not None and
+    files = {"patients.csv": read_upload(patients),
+             "measurements.csv": read_upload(measurements),
+             "treatments.csv": read_upload(treatments) if treatments is not None and
              treatments.filename else b""}
     imp = import_cohort(db, who, files, today=today(request))
     return _imported(request, who, db, imp)

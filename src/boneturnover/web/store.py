@@ -239,7 +239,7 @@ def _fact(name: str, v: Any) -> Any:
 
 def _merge(stored: PatientRecord | None, new: PatientRecord) -> PatientRecord:
     """What the patient would be after the import; a fact that differs from the stored
-    one is refused (correct it on the patient page instead)."""
+    one is refused."""
     if stored is None:
         return new
     facts = {}
@@ -248,7 +248,8 @@ def _merge(stored: PatientRecord | None, new: PatientRecord) -> PatientRecord:
         if got is not None and old is not None and got != old:
             raise DataError(f"patient {new.patient_id}: {name} = {getattr(new, name)!r} "
                             f"differs from the stored {old!r}; expected the stored value or "
-                            "none (correct the patient's facts on the patient page)")
+                            "none (an import adds results and courses; it does not change "
+                            "a stored fact)")
         facts[name] = old if old is not None else getattr(new, name)
     seen_m = {_mkey(m) for m in stored.measurements}
     seen_t = {_tkey(t) for t in stored.treatments}
