@@ -232,3 +232,19 @@ def test_unreachable_scheduler_is_bad_input(distributed):
         bt.simulate(sc, population=pop, cluster="nowhere")
     with pytest.raises(InputError, match="cluster and client"):
         bt.simulate(sc, population=pop, cluster="tcp://x:1", client=object())
+
+
+def test_chunks_written_into_one_block_keep_failures_and_history_groups():
+    """Chunks held in memory write into one column-major block: a failed subject's NaN
+    rows and chunks whose subjects need different untreated histories (here two history
+    lengths) give the same table as one batch."""
+    sc = _scenario()
+    pop = POP5.copy()
+    pop.loc[1, "k_den_rankl"] = FAILING["k_den_rankl"]
+    pop["est_ref_age_offset_y"] = [0.0, 0.0, 2.0, 0.0, 2.0]
+    whole = bt.simulate(sc, population=pop, throw=False)
+    chunked = bt.simulate(sc, population=pop, throw=False, chunk_subjects=2)
+    assert [s.name for s in chunked.status] == [s.name for s in whole.status]
+    assert chunked.status[1].name == "STEP_TOO_SMALL"
+    _same(chunked.frame, whole.frame)
+    assert _subject(chunked.frame, 1).drop(columns=["time_d", "age_y"]).isna().all().all()

@@ -286,6 +286,7 @@ def solve_chunk(
     cache: HistoryCache | None = None,
     lock: contextlib.AbstractContextManager[Any] | None = None,
     throw: bool = False,
+    into: np.ndarray | None = None,
 ) -> ChunkResult:
     """Solve ``count`` subjects and compute their outputs.
 
@@ -308,6 +309,10 @@ def solve_chunk(
         Held around every compiled solve (a worker process runs one at a time).
     throw
         Stop at the first failed subject (its reason is then the only one filled).
+    into
+        A (model columns, ``count``, output times) slice of a caller's block: the solver
+        writes the model's output columns there, and the chunk's columns are views of it
+        (no copy into a table later).
     """
     cache = HISTORY_CACHE if cache is None else cache
     lock = lock or contextlib.nullcontext()
@@ -337,6 +342,7 @@ def solve_chunk(
     solved: list[tuple[np.ndarray, np.ndarray]] = []
     t_fail = np.full(count, -math.inf)  # model time a failed solve reached (-inf: steady state)
     index = {s.name: s.index for s in spec.states}
+    target = None if into is None else into.transpose(1, 2, 0)
     for h in np.unique(hist_h):
         group = np.nonzero((hist_h == h) & (status == Status.OK))[0]
         if group.size == 0:
@@ -351,18 +357,22 @@ def solve_chunk(
                 for i in sub]
         ev = EventTable.from_rows(rows)
         max_steps = 200_000 + 400 * max(len(r) for r in rows)
+        direct = target is not None and sub.size == count  # one batch holds every subject
         with lock:
             os_, st, stats = _observe(model, rec[sub], y_start[st_h == Status.OK], t_scen + h,
                                       base[sub], constants, events=ev,
                                       t_start_h=np.full(sub.size, float(h)),
-                                      max_steps=max_steps)
+                                      max_steps=max_steps, out=target if direct else None)
         solved.append((sub, os_))
         status[sub] = st
         t_fail[sub] = stats[:, 3]
     if len(solved) == 1 and solved[0][0].size == count:
         o = solved[0][1]  # the usual case: one batch holds every subject
     else:
-        o = np.full((len(columns), count, n_times), np.nan).transpose(1, 2, 0)
+        o = (np.full((len(columns), count, n_times), np.nan).transpose(1, 2, 0)
+             if target is None else target)
+        if target is not None:
+            o[...] = np.nan
         for sub, os_ in solved:
             o[sub] = os_
     del solved
@@ -615,10 +625,10 @@ def _solve(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray
 def _observe(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
              base: np.ndarray, constants: np.ndarray, events: EventTable | None = None,
              t_start_h: np.ndarray | None = None, max_steps: int = 200_000,
-             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``model.observe``: ``(columns, status, stats)`` (see :func:`_solve`)."""
     cols, _, status, stats = model.observe(rec, y0s, t_out, base, constants, events=events,
-                                           t_start_h=t_start_h, max_steps=max_steps)
+                                           t_start_h=t_start_h, max_steps=max_steps, out=out)
     return cols, status, stats
 
 

@@ -248,6 +248,7 @@ def simulate(
             size = min(size, max(1, int(limits.MAX_OUTPUT_ROWS.value) // n_times))
         return [(lo, min(size, n - lo)) for lo in range(0, n, size)]
 
+    block: np.ndarray | None = None
     if distributed:
         from .cluster import connect, model_recipe, run_chunks
 
@@ -267,12 +268,17 @@ def simulate(
 
         bounds = plan(8, 4 * numba.get_num_threads())
         folder = None if out is None else prepare_out_folder(out, force=True, what="out")
+        # held in memory: the solver writes the model's columns of every chunk into one
+        # column-major block, whose rows become the table's columns without a copy
+        block = (np.empty((len(model.generated.COLUMNS), n, n_times))
+                 if folder is None and len(bounds) > 1 else None)
         chunks = []
         done = 0
         for k, (lo, count) in enumerate(bounds):
             part = {key: arr[lo:lo + count] for key, arr in values.items()}
             res = solve_chunk(model, scenario, part, lo, count,
-                              throw=throw and folder is None)
+                              throw=throw and folder is None,
+                              into=None if block is None else block[:, lo:lo + count, :])
             if throw and folder is None:
                 _raise_first(res)
             if folder is not None:
@@ -300,7 +306,11 @@ def simulate(
                               for k in names})
     else:
         cols = {}
+        in_block = {} if block is None else {c: j for j, c in enumerate(model.generated.COLUMNS)}
         for k in names:
+            if k in in_block:  # the chunks' columns are views of the block's rows
+                cols[k] = block[in_block[k]].reshape(-1)
+                continue
             parts = [c.columns[k] for c in chunks if c.columns is not None]
             cols[k] = parts[0] if len(parts) == 1 else np.concatenate(parts)
         frame = pd.DataFrame(cols, copy=False)

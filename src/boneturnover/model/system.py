@@ -247,6 +247,7 @@ class BoneModel:
         t_start_h: np.ndarray | None = None,
         events: EventTable | None = None,
         max_steps: int = 200_000,
+        out: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Integrate every subject; compute the output columns at the output times in the
         compiled solver, never holding the state history.
@@ -258,6 +259,11 @@ class BoneModel:
         constants
             The output constants (:meth:`Observation.constant_values
             <boneturnover.model.outputs.Observation.constant_values>`).
+        out
+            Where to write the columns: a (subjects, times, columns) view of a
+            column-major block (``block[:, lo:hi, :].transpose(1, 2, 0)`` of a
+            (columns, subjects, times) array), so that a caller's table columns are
+            written in place; default a new block.
 
         Returns ``(columns, y_end, status, stats)``: ``columns`` of shape (subjects, times,
         :attr:`Observation.columns <boneturnover.model.outputs.Observation.columns>`), stored
@@ -265,7 +271,11 @@ class BoneModel:
         reached.
         """
         n = records.shape[0]
-        cols = _column_major(n, np.shape(t_out_h)[0], len(self.generated.COLUMNS))
+        shape = (n, np.shape(t_out_h)[0], len(self.generated.COLUMNS))
+        if out is not None and (out.shape != shape or out.strides[1] != 8):
+            raise ValueError(f"out has shape {out.shape} and strides {out.strides}; expected "
+                             f"a column-major {shape} view")
+        cols = _column_major(*shape) if out is None else out
         y_end, status, stats = self._run(self.kernel.OBSERVED, records, y0s, t_out_h, base,
                                          constants, cols, t_start_h, events, max_steps)
         return cols, y_end, status, stats
