@@ -22,16 +22,18 @@ def _count(clinic, model) -> int:
 
 def test_a_patient_file_is_stored_as_given_and_read_back_the_same(clinic):
     doc = clinic.client("doc")
-    for name in ("denosumab_rebound.toml", "fhir_bundle.json", "non_adherent.toml"):
+    names = ("denosumab_rebound.toml", "fhir_bundle.json", "non_adherent.toml",
+             "low_magnesium.toml")  # the last with its own laboratory's CTX-I interval
+    for name in names:
         r = upload(doc, EXAMPLES / name)
         assert r.status_code == 200 and 'id="imported"' in r.text, r.text[-400:]
     with clinic.db() as db:
-        for name in ("denosumab_rebound.toml", "fhir_bundle.json", "non_adherent.toml"):
+        for name in names:
             given = load_patient(EXAMPLES / name)
             p = db.scalars(select(Patient).where(Patient.patient_id == given.patient_id)).one()
             stored = record_of(db, p)
             assert stored.measurements == given.measurements
-            assert stored.ignored == given.ignored
+            assert stored.ignored == given.ignored and stored.assay == given.assay
             assert interpret(stored, today=TODAY).to_dict() == \
                 interpret(given, today=TODAY).to_dict()
 

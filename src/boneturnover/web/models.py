@@ -102,6 +102,9 @@ class Patient(Base):
     #: What a FHIR import read but did not use (JSON list), shown in the report's input
     #: summary as the command line shows it.
     ignored_json: Mapped[str] = mapped_column(Text, default="[]")
+    #: The patient file's own ``[assay]`` tables (JSON object): they win over the site's
+    #: laboratory settings for this patient, as they do for ``boneturnover interpret``.
+    assay_json: Mapped[str] = mapped_column(Text, default="{}", server_default="{}")
     #: Raised by every change of the patient's data (snapshots name the version they read).
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -193,7 +193,7 @@ def record_of(db: Session, patient: Patient) -> PatientRecord:
             drug=t.drug, start=t.start, stop=t.stop, dose=t.dose, dose_unit=t.dose_unit,
             interval=t.interval, route=t.route, last_dose=t.last_dose, source=t.source)
             for t in current_treatments(db, patient)),
-        assay=_assay(db, patient.site_id, meas),
+        assay={**_assay(db, patient.site_id, meas), **json.loads(patient.assay_json or "{}")},
         ignored=tuple(json.loads(patient.ignored_json or "[]")),
     )
 
@@ -237,11 +237,17 @@ def _fact(name: str, v: Any) -> Any:
     return t
 
 
-def _merge(stored: PatientRecord | None, new: PatientRecord) -> PatientRecord:
-    """What the patient would be after the import; a fact that differs from the stored
-    one is refused."""
+def _merge(stored: PatientRecord | None, new: PatientRecord,
+           own_assay: Mapping[str, Any]) -> PatientRecord:
+    """What the patient would be after the import; a fact or a patient's own laboratory
+    value (``own_assay``) that differs from the stored one is refused."""
     if stored is None:
         return new
+    for marker, values in new.assay.items():
+        if marker in own_assay and dict(own_assay[marker]) != dict(values):
+            raise DataError(f"patient {new.patient_id}: [assay.{marker}] = {dict(values)!r} "
+                            f"differs from the stored {dict(own_assay[marker])!r}; expected "
+                            "the stored values or none")
     facts = {}
     for name in _FACTS:
         old, got = getattr(stored, name), _fact(name, getattr(new, name))
@@ -255,6 +261,7 @@ def _merge(stored: PatientRecord | None, new: PatientRecord) -> PatientRecord:
     seen_t = {_tkey(t) for t in stored.treatments}
     return replace(
         stored, **facts,
+        assay={**stored.assay, **new.assay},
         measurements=stored.measurements + tuple(m for m in new.measurements
                                                  if _mkey(m) not in seen_m),
         treatments=stored.treatments + tuple(t for t in new.treatments
@@ -327,15 +334,16 @@ def import_records(db: Session, actor: Actor, records: Sequence[PatientRecord], 
             raise NotFound(f"patient_id {rec.patient_id!r}: no such patient at your site; "
                            "expected a patient entered at the clinic first")
         before = record_of(db, stored) if stored is not None else None
-        merged = _merge(before, rec)
+        own = json.loads(stored.assay_json or "{}") if stored is not None else {}
+        merged = _merge(before, rec, own)
         check_record(merged, today)
-        plan.append((stored, before, merged))
+        plan.append((stored, before, merged, {**own, **rec.assay}))
     imp = ImportRecord(site_id=actor.site_id, user_id=actor.user_id, kind=kind,
                        filename=filename[:300])
     db.add(imp)
     db.flush()
     extras = extras or {}
-    for stored, before, merged in plan:
+    for stored, before, merged, own in plan:
         if stored is None:
             stored = Patient(site_id=actor.site_id, patient_id=merged.patient_id,
                              created_by=actor.user_id, version=1)
@@ -345,6 +353,7 @@ def import_records(db: Session, actor: Actor, records: Sequence[PatientRecord], 
         for name in _FACTS:
             setattr(stored, name, _fact(name, getattr(merged, name)))
         stored.ignored_json = json.dumps(list(merged.ignored), ensure_ascii=False)
+        stored.assay_json = json.dumps(own, ensure_ascii=False, allow_nan=False)
         db.flush()
         n_old_m = len(before.measurements) if before else 0
         n_old_t = len(before.treatments) if before else 0
