@@ -131,7 +131,7 @@ def test_other_input_bundles_its_observations(tmp_path):
 def test_result_is_the_observations_the_findings_used(name):
     bundle, report, patient = _bundle_of(name)
     dr = _report(bundle)
-    used = {f.row for f in report.findings}
+    used = {f.row for f in report.findings} | {f.baseline_row for f in report.findings}
     read = [e["what"]["reference"] for e in _one(bundle, "Provenance")["entity"]]
     expected = [ref for ref, m in zip(read, patient.measurements, strict=True)
                 if m.source in used]
@@ -140,13 +140,18 @@ def test_result_is_the_observations_the_findings_used(name):
     assert len(read) == len(patient.measurements)
 
 
-def test_denosumab_result_leaves_out_results_no_finding_is_about():
+def test_denosumab_result_is_the_findings_results_and_their_baselines():
+    """The rebound and response findings compare CTX-I and P1NP with the pre-treatment
+    samples (measurements[1] and [2]): those baselines are results the report used."""
     bundle, report, patient = _bundle_of("denosumab_rebound.toml")
     refs = {r["reference"] for r in _report(bundle)["result"]}
     pid = _one(bundle, "Patient")["id"]
-    rows = {f.row for f in report.findings}
+    rebound = [f for f in report.findings if f.code == "DENOSUMAB_REBOUND"]
+    assert {f.baseline_row for f in rebound} == {"measurements[1]", "measurements[2]"}
+    rows = {f.row for f in report.findings} | {f.baseline_row for f in report.findings}
     for i, m in enumerate(patient.measurements, 1):
         assert (f"Observation/{pid}-obs-{i}" in refs) == (m.source in rows), m.source
+    assert f"Observation/{pid}-obs-1" in refs and f"Observation/{pid}-obs-2" in refs
 
 
 def test_comparator_and_chinese(tmp_path):

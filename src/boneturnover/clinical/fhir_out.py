@@ -117,8 +117,10 @@ def _entry(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def _used_sources(report: Report) -> set[str]:
-    """The source rows of the results the findings are about (``Finding.row``)."""
-    return {f.row for f in report.findings if f.row}
+    """The source rows of the results the findings are about (``Finding.row``) and of the
+    baselines their changes are measured from (``Finding.baseline_row``)."""
+    return ({f.row for f in report.findings if f.row}
+            | {f.baseline_row for f in report.findings if f.baseline_row})
 
 
 def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
@@ -126,7 +128,8 @@ def report_to_fhir(report: Report, patient: PatientRecord, lang: str = "en", *,
     """The report as a FHIR R4 Bundle (``collection``) with one ``DiagnosticReport``.
 
     ``result`` references the Observations of the results the findings are about (a
-    finding's ``row``), in the order of the record: the original ``Observation/<id>`` of a
+    finding's ``row``) and of the baselines they compare with (``baseline_row``), in the
+    order of the record: the original ``Observation/<id>`` of a
     FHIR input (the bundle then holds no copy of it), else an Observation added to the
     bundle. Every result the interpretation read, used by a finding or not, is an
     ``entity`` (role ``source``) of a ``Provenance`` whose target is the report.

@@ -39,6 +39,10 @@ _DATE_FIELDS = {"due_date": "due", "start_date": "start", "stop_date": "stop",
 _WITH_UNIT = {"value", "baseline", "target", "ref", "ref_low", "ref_high", "reference",
               "change_abs"}
 _NA = {"en": "n/a", "zh": "无"}
+#: The calcium/magnesium ratio of calcium taken with no magnesium: it has no finite value,
+#: and the message says so in words rather than print an infinity as if it were measured.
+_NO_MAGNESIUM = {"en": "calcium with no magnesium (not a finite ratio)",
+                 "zh": "只补钙不补镁（比值无有限值）"}
 _UI = {
     "en": {"title": "Bone turnover marker interpretation", "patient": "Patient",
            "birth_date": "Date of birth",
@@ -190,6 +194,9 @@ class Finding:
         ``<``, ``<=``, ``>`` or ``>=`` when ``value`` is a censored result (the bound the
         laboratory reported); then ``numbers`` has no ``change_pct`` but its bounds,
         ``change_pct_max`` (the change lies below it) or ``change_pct_min`` (above it).
+    baseline_row : str or None
+        The source row of the baseline result a change is measured from (``numbers``
+        has ``baseline``), when the record holds it.
     """
 
     code: str
@@ -205,13 +212,15 @@ class Finding:
     message: Text
     sources: tuple[Citation, ...]
     comparator: str | None = None
+    baseline_row: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code, "severity": self.severity, "rule_id": self.rule_id,
             "marker": self.marker, "value": self.value, "comparator": self.comparator,
             "unit": self.unit, "date": self.date,
-            "row": self.row, "drug": self.drug, "numbers": dict(self.numbers),
+            "row": self.row, "baseline_row": self.baseline_row, "drug": self.drug,
+            "numbers": dict(self.numbers),
             "message": {"en": self.message.en, "zh": self.message.zh},
             "sources": [{"ref": c.ref, "evidence": c.evidence, "citation": _full(c, "en"),
                          "citation_zh": _full(c, "zh")} for c in self.sources],
@@ -675,6 +684,9 @@ def format_message(rule: Rule, row: Mapping[str, Any], ctx: Any, lang: str) -> s
         if v is None:
             fields[k] = na
             continue
+        if k == "ratio" and math.isinf(v):
+            fields[k] = _NO_MAGNESIUM[lang]
+            continue
         s = _fmt(v)
         if k == "change_abs":
             s = f"{v:+.3g}"
@@ -773,6 +785,11 @@ def assemble_report(rows: Sequence[Mapping[str, Any]], *, catalog: Any, ruleset:
     in use per marker.
     """
     cat = catalog
+    # the source row of each (marker, course start) baseline, for the findings that
+    # compare with it
+    base_day = {(b["marker"], _num(b["start"])): _num(b["baseline_day"]) for b in baselines}
+    source_at = {(r["marker"], _num(r["day"])): r["source"] for r in meas
+                 if isinstance(r.get("source"), str)}
     findings = []
     for row in rows:
         rule = rules[int(row["rule"])]
@@ -783,6 +800,10 @@ def assemble_report(rows: Sequence[Mapping[str, Any]], *, catalog: Any, ruleset:
         numbers.update({k: day_to_iso(v) for k, col in _DATE_FIELDS.items()
                         if (v := _num(row.get(col))) is not None})
         d = _num(row.get("day"))
+        baseline_row = None
+        if mid and _num(row.get("baseline")) is not None:
+            bday = base_day.get((mid, _num(row.get("start"))))
+            baseline_row = None if bday is None else source_at.get((mid, bday))
         findings.append(Finding(
             code=rule.code, severity=rule.severity, rule_id=rule.id, marker=mid,
             value=_num(row.get("value")), unit=cat[mid].display_unit if mid else None,
@@ -793,6 +814,7 @@ def assemble_report(rows: Sequence[Mapping[str, Any]], *, catalog: Any, ruleset:
             message=Text(format_message(rule, row, cat, "en"),
                          format_message(rule, row, cat, "zh")),
             sources=rule.cite, comparator=_text(row.get("comparator")) or None,
+            baseline_row=baseline_row,
         ))
     events = []
     for r in meas:
