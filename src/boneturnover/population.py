@@ -329,7 +329,7 @@ def solve_chunk(
     rec["menopause_age_y"] = math.nan if pat.menopause_age_y is None else pat.menopause_age_y
     hist_h = (pat.age_y - start_age) * HOURS_PER_YEAR
     with lock:
-        y0s, status = _prepare(model, rec)
+        y0s, status = model.prepare(rec)
 
     t_scen = output_times_h(scenario)
     end_h = scenario.years * HOURS_PER_YEAR
@@ -462,7 +462,7 @@ def subject_start(model: BoneModel, scenario: Scenario,
     rec["age0_y"] = start
     rec["menopause_age_y"] = math.nan if pat.menopause_age_y is None else pat.menopause_age_y
     hist_h = float((pat.age_y - start) * HOURS_PER_YEAR)
-    y0s, status = _prepare(model, rec)
+    y0s, status = model.prepare(rec)
     t_fail = np.full(1, -math.inf)
     if status[0] == Status.OK:
         y_start, status, t_fail = _history(model, rec, y0s, hist_h,
@@ -593,23 +593,6 @@ def _likely_cause(overrides: dict[str, float], scenario: Scenario, in_history: b
         return (f"the doses ({len(scenario.doses)} record(s) into {targets}); check their "
                 "amounts and intervals")
     return "none of the input: a numerical failure of the model on its bundled values"
-
-
-def _prepare(model: BoneModel, rec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``model.prepare``, with an arithmetic failure of one subject made its status."""
-    try:
-        return model.prepare(rec)
-    except ArithmeticError:
-        pass
-    y0s = np.tile(model.y_ref, (rec.shape[0], 1))
-    status = np.zeros(rec.shape[0], np.int64)
-    for i in range(rec.shape[0]):
-        try:
-            y, st = model.prepare(rec[i:i + 1])
-            y0s[i], status[i] = y[0], st[0]
-        except ArithmeticError:
-            status[i] = Status.STEADY_STATE_FAILED
-    return y0s, status
 
 
 def _solve(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
