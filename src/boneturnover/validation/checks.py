@@ -33,10 +33,17 @@ _TEXT_SYMBOL = re.compile(r"\{(lsc|ri_low|ri_high):(\w+)\}")
 
 
 def reference_values() -> dict[str, float]:
-    """Catalogue values a check may name: ``lsc:<MARKER>``, ``ri_low:<MARKER>``, ..."""
+    """Catalogue values a check may name: ``lsc:<MARKER>``, ``ri_low:<MARKER>``, ...
+
+    ``ri_low`` / ``ri_high`` are the limits of a marker's default reference interval
+    (``ri_low:CA`` 2.15 mmol/L; ``ri_low:CTX_I``, the premenopausal interval); magnesium's
+    come from the magnesium reference.
+    """
     values: dict[str, float] = {}
     for code, marker in bt.marker_catalogue().items():
         values[f"lsc:{code}"] = marker.lsc_pct
+        if marker.ri is not None:
+            values[f"ri_low:{code}"], values[f"ri_high:{code}"] = marker.ri.low, marker.ri.high
     mg = bt.magnesium_reference()
     values["ri_low:MG"], values["ri_high:MG"] = mg.low_mmol_l, mg.high_mmol_l
     return values
@@ -83,6 +90,9 @@ class Check:
     value: Mapping[str, Any] = field(repr=False)
     published: float | None = None
     plot_label: str | None = None
+    #: A check of the simulated woman's own course (change from her own baseline, a rate
+    #: by age, a level, a plateau), not a placebo-adjusted endpoint.
+    absolute: bool = False
 
     def compute(self, runs: Runs) -> float:
         """The simulated value of this check over ``runs``."""
@@ -137,6 +147,13 @@ def _data() -> dict[str, Any]:
     return tomllib.loads(text)
 
 
+def _flag(entry: Mapping[str, Any], key: str, where: str) -> bool:
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise CheckDefinitionError(f"{where}: {key} = {value!r}; expected true or false")
+    return value
+
+
 def checks() -> tuple[Check, ...]:
     """Every check, in report order."""
     refs = reference_values()
@@ -159,7 +176,7 @@ def checks() -> tuple[Check, ...]:
             id=entry["id"], description=_text(entry["description"], refs),
             source=entry["source"], target=target, low=low, high=high, unit=entry["unit"],
             role=entry["role"], value=_resolve(entry["value"], refs), published=pub,
-            plot_label=entry.get("plot_label")))
+            plot_label=entry.get("plot_label"), absolute=_flag(entry, "absolute", where)))
     return tuple(out)
 
 

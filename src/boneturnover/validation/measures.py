@@ -74,10 +74,76 @@ def last(runs: Runs, run: str, output: str) -> float:
     return float(runs[run][output].iloc[-1])
 
 
+def _window(df: pd.DataFrame, output: str, from_day: float | None,
+            to_day: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """Days and values of ``output`` from ``from_day`` to ``to_day`` (inclusive; the whole
+    run where a bound is not given)."""
+    t = df["time_d"].to_numpy()
+    v = df[output].to_numpy()
+    keep = np.ones(t.shape, dtype=bool)
+    if from_day is not None:
+        keep &= t >= from_day - 1e-9
+    if to_day is not None:
+        keep &= t <= to_day + 1e-9
+    if not keep.any():
+        raise CheckDefinitionError(f"no output row of {output!r} between day {from_day} and "
+                                   f"day {to_day}")
+    return t[keep], v[keep]
+
+
 @_measure
-def maximum(runs: Runs, run: str, output: str) -> float:
-    """Largest value of ``output`` over the whole run."""
-    return float(runs[run][output].max())
+def maximum(runs: Runs, run: str, output: str, from_day: float | None = None,
+            to_day: float | None = None) -> float:
+    """Largest value of ``output`` over the run (or from ``from_day`` to ``to_day``)."""
+    return float(_window(runs[run], output, from_day, to_day)[1].max())
+
+
+@_measure
+def minimum(runs: Runs, run: str, output: str, from_day: float | None = None,
+            to_day: float | None = None) -> float:
+    """Smallest value of ``output`` over the run (or from ``from_day`` to ``to_day``)."""
+    return float(_window(runs[run], output, from_day, to_day)[1].min())
+
+
+@_measure
+def day_of_maximum(runs: Runs, run: str, output: str, from_day: float | None = None,
+                   to_day: float | None = None) -> float:
+    """Day of the largest value of ``output`` itself (not adjusted), in the window."""
+    t, v = _window(runs[run], output, from_day, to_day)
+    return float(t[int(np.argmax(v))])
+
+
+@_measure
+def day_of_minimum(runs: Runs, run: str, output: str, from_day: float | None = None,
+                   to_day: float | None = None) -> float:
+    """Day of the smallest value of ``output`` itself (not adjusted), in the window."""
+    t, v = _window(runs[run], output, from_day, to_day)
+    return float(t[int(np.argmin(v))])
+
+
+@_measure
+def peak_change(runs: Runs, run: str, output: str, from_day: float | None = None,
+                to_day: float | None = None) -> float:
+    """Largest change (%) of ``output`` from the run's first row, in the window: the size
+    of an overshoot above the woman's own baseline."""
+    df = runs[run]
+    peak = _window(df, output, from_day, to_day)[1].max()
+    return float(100.0 * (peak / float(df[output].iloc[0]) - 1.0))
+
+
+@_measure
+def remaining(runs: Runs, run: str, output: str, day: float,
+              reference: str | None = None) -> float:
+    """What is left of ``output`` at ``day``, % of the run's first row; with
+    ``reference``, % of that run at the same day (100 + the adjusted change).
+
+    A suppression near -100 % is a floor near 0 here, so a relative band around a
+    published residual (FREEDOM: 14 % of placebo) can tell -99 % from -86 %.
+    """
+    v = _value(runs[run], output, day)
+    base = (float(runs[run][output].iloc[0]) if reference is None
+            else _value(runs[reference], output, day))
+    return float(100.0 * v / base)
 
 
 @_measure
@@ -117,6 +183,16 @@ def loss_rate(runs: Runs, run: str, output: str, from_age: float, to_age: float)
     v0 = at_age(runs, run, output, from_age)
     v1 = at_age(runs, run, output, to_age)
     return float(100.0 * (v0 - v1) / v0 / (to_age - from_age))
+
+
+@_measure
+def decline_rate(runs: Runs, run: str, output: str, from_age: float, to_age: float,
+                 scale: float = 1.0) -> float:
+    """Mean decline of ``output`` between two ages in its own unit per year, times
+    ``scale`` (``scale = 1000`` turns g/cm2/year into mg/cm2/year, as cohorts report it)."""
+    v0 = at_age(runs, run, output, from_age)
+    v1 = at_age(runs, run, output, to_age)
+    return float(scale * (v0 - v1) / (to_age - from_age))
 
 
 @_measure
