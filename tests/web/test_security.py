@@ -104,3 +104,31 @@ def test_pages_run_no_script_and_are_not_cached(sqlite_clinic):
     assert "default-src 'none'" in csp and "script" not in csp
     assert r.headers["cache-control"] == "no-store" and r.headers["x-frame-options"] == "DENY"
     assert "<script" not in r.text
+
+
+def test_a_user_changes_their_password_and_an_admin_deactivates_a_user(sqlite_clinic):
+    clinic = sqlite_clinic
+    doc, other = clinic.client("doc"), clinic.client("doc")
+    r = doc.post("/account/password", data={"csrf_token": doc.csrf, "current": "wrong",
+                                            "new": "another long password"})
+    assert r.status_code == 422 and "wrong" in r.text
+    r = doc.post("/account/password", data={"csrf_token": doc.csrf, "current": PASSWORD,
+                                            "new": "another long password"})
+    assert r.status_code == 200 and 'id="password-changed"' in r.text
+    assert doc.get("/worklist").status_code == 200
+    assert other.get("/worklist", follow_redirects=False).status_code == 303  # ended
+    c = clinic.client()
+    assert c.post("/login", data={"username": "doc", "password": "another long password"},
+                  follow_redirects=False).status_code == 303
+    admin = clinic.client("admin")
+    token = clinic.token("lab")
+    r = admin.post(f"/admin/users/{clinic.users['lab']}/active",
+                   data={"csrf_token": admin.csrf, "active": "false"}, follow_redirects=False)
+    assert r.status_code == 303
+    assert c.get("/api/v1/patients", headers={"Authorization": f"Bearer {token}"}
+                 ).status_code == 401
+    r = c.post("/login", data={"username": "lab", "password": PASSWORD})
+    assert r.status_code == 401
+    r = admin.post(f"/admin/users/{clinic.users['admin']}/active",
+                   data={"csrf_token": admin.csrf, "active": "false"})
+    assert r.status_code == 422

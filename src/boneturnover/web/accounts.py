@@ -22,8 +22,8 @@ from .security import (
 from .store import Actor, audit
 
 __all__ = ["create_site", "create_user", "sign_in", "sign_out", "create_token",
-           "revoke_token", "unlock", "set_lang", "set_assay", "SignInRefused",
-           "DEFAULT_SITE"]
+           "revoke_token", "unlock", "set_active", "change_password", "set_lang", "set_assay",
+           "SignInRefused", "DEFAULT_SITE"]
 
 #: The site ``serve --create-admin`` makes when none is named.
 DEFAULT_SITE = "main"
@@ -155,6 +155,36 @@ def unlock(db: Session, who: Actor, user_id: int) -> None:
         raise InputError(f"user {user_id}: no such user at your site")
     user.locked_until, user.failed_logins = None, 0
     audit(db, who, "unlock-user", detail=user.username)
+    db.commit()
+
+
+def set_active(db: Session, who: Actor, user_id: int, active: bool) -> None:
+    """Deactivate a user (their logins and tokens stop working at once) or reactivate."""
+    who.require("admin")
+    user = db.get(User, user_id)
+    if user is None or user.site_id != who.site_id:
+        raise InputError(f"user {user_id}: no such user at your site")
+    if user.id == who.user_id and not active:
+        raise InputError("you cannot deactivate yourself; ask another administrator")
+    user.active = active
+    if not active:
+        for login in db.scalars(select(Login).where(Login.user_id == user.id)):
+            db.delete(login)
+    audit(db, who, "activate-user" if active else "deactivate-user", detail=user.username)
+    db.commit()
+
+
+def change_password(db: Session, who: Actor, current: str, new: str) -> None:
+    """A user's new password (the current one checked); their other logins end."""
+    user = db.get(User, who.user_id)
+    if user is None or not verify_password(user.password_hash, current):
+        raise InputError("current password: wrong; nothing was changed")
+    check_password_rules(new)
+    user.password_hash = hash_password(new)
+    for login in db.scalars(select(Login).where(Login.user_id == user.id)):
+        if login.csrf_token != who.csrf_token:
+            db.delete(login)
+    audit(db, who, "change-password")
     db.commit()
 
 

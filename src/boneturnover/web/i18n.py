@@ -59,6 +59,10 @@ UI: Mapping[str, Mapping[str, str]] = {
         "lab_note": "Results for a patient of the site (the laboratory role).",
         "findings_sources": "Findings and their sources", "plot_alt": "Marker timeline",
         "no_results": "No results yet.", "evaluated": "Evaluated on",
+        "account": "My account", "current_password": "Current password",
+        "new_password": "New password", "password_changed": "Password changed.",
+        "active": "active", "inactive": "deactivated", "deactivate": "Deactivate",
+        "activate": "Reactivate",
     },
     "zh": {
         "clinic": "骨转换门诊", "login": "登录", "logout": "退出登录", "username": "用户名",
@@ -96,6 +100,9 @@ UI: Mapping[str, Mapping[str, str]] = {
         "lab_note": "为本机构患者提交检测结果（实验室角色）。",
         "findings_sources": "结论及文献依据", "plot_alt": "标志物时间线",
         "no_results": "暂无检测结果。", "evaluated": "评估日期",
+        "account": "我的账户", "current_password": "当前密码", "new_password": "新密码",
+        "password_changed": "密码已修改。", "active": "启用", "inactive": "已停用",
+        "deactivate": "停用", "activate": "重新启用",
     },
 }
 

@@ -410,6 +410,29 @@ def admin_unlock(request: Request, user_id: Key, csrf_token: str = Form(""),
     return _redirect("/admin")
 
 
+@router.post("/admin/users/{user_id}/active")
+def admin_set_active(request: Request, user_id: Key, active: str = Form(...),
+                     csrf_token: str = Form(""), who: Actor = Depends(actor),
+                     db: Session = Depends(get_db)):
+    check_csrf(request, who, csrf_token)
+    accounts.set_active(db, who, user_id, active == "true")
+    return _redirect("/admin")
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request, who: Actor = Depends(actor)):
+    return render(request, "account.html", who, limits=LIMITS)
+
+
+@router.post("/account/password")
+def account_password(request: Request, current: str = Form(..., max_length=1000),
+                     new: str = Form(..., max_length=1000), csrf_token: str = Form(""),
+                     who: Actor = Depends(actor), db: Session = Depends(get_db)):
+    check_csrf(request, who, csrf_token)
+    accounts.change_password(db, who, current, new)
+    return render(request, "account.html", who, limits=LIMITS, done=True)
+
+
 @router.post("/admin/tokens")
 def admin_add_token(request: Request, user_id: int = Form(..., ge=1, le=KEY_MAX),
                     name: str = Form(..., max_length=200),
