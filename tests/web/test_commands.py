@@ -62,3 +62,25 @@ def test_interpret_does_not_load_the_web_stack():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_create_admin_on_postgresql(tmp_path, capsys):
+    import os
+
+    import pytest
+
+    from .conftest import PG_ENV, reset_postgres
+
+    url = os.environ.get(PG_ENV)
+    if not url:
+        pytest.skip(f"PostgreSQL: set {PG_ENV}")
+    reset_postgres(url)
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file", str(pw),
+                 "--database", url, "--site", "clinic-a"]) == 0
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as db:
+        u = db.scalars(select(User)).one()
+        assert u.role == "admin" and db.get(Site, u.site_id).name == "clinic-a"
+    engine.dispose()

@@ -23,9 +23,14 @@ def _key(clinic, patient_id: str) -> int:
         return db.scalars(select(Patient.id).where(Patient.patient_id == patient_id)).one()
 
 
+#: The FHIR report's times of issue (the bundle's timestamp, the report's issued, the
+#: provenance's recorded): the moment each was made, so not compared.
+_ISSUE_TIMES = ("issued", "recorded", "timestamp")
+
+
 def _strip_issued(x):
     if isinstance(x, dict):
-        return {k: _strip_issued(v) for k, v in x.items() if k != "issued"}
+        return {k: _strip_issued(v) for k, v in x.items() if k not in _ISSUE_TIMES}
     if isinstance(x, list):
         return [_strip_issued(v) for v in x]
     return x
@@ -154,3 +159,11 @@ def test_admin_pages_manage_users_tokens_and_assay_settings(sqlite_clinic):
     audit = admin.get("/admin/audit").text
     for action in ("create-user", "create-token", "set-assay", "import-file"):
         assert action in audit
+
+
+def test_the_sign_in_page_switches_language_before_signing_in(sqlite_clinic):
+    c = sqlite_clinic.client()
+    assert 'lang="en"' in c.get("/login").text
+    page = c.get("/login?lang=zh").text
+    assert 'lang="zh-CN"' in page and "登录" in page
+    assert 'lang="en"' in c.get("/login?lang=en").text

@@ -59,6 +59,7 @@ MAX_UPLOAD = {"value": 50 * 1024 * 1024, "unit": "B",
 def render(request: Request, name: str, who: Actor | None, status_code: int = 200,
            **ctx: Any) -> HTMLResponse:
     lang = who.lang if who else request.cookies.get("bt_lang", "en")
+    lang = lang if lang in ("en", "zh") else "en"
     return templates.TemplateResponse(request, name, {
         "w": Words(lang), "lang": lang, "who": who,
         "csrf": who.csrf_token if who else "", **ctx}, status_code=status_code)
@@ -81,9 +82,15 @@ def read_upload(f: UploadFile | None) -> bytes:
 # -- sign-in -------------------------------------------------------------------------------
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, who: Actor | None = Depends(optional_actor)):
+def login_page(request: Request, lang: str | None = None,
+               who: Actor | None = Depends(optional_actor)):
     if who is not None:
         return _redirect("/")
+    if lang in ("en", "zh"):  # before signing in, the language is the browser's cookie
+        resp = _redirect("/login")
+        resp.set_cookie("bt_lang", lang, httponly=True, samesite="lax", path="/",
+                        max_age=365 * 86400)
+        return resp
     return render(request, "login.html", None)
 
 
