@@ -46,7 +46,7 @@ from .errors import (
     UnitError,
 )
 
-__version__ = "0.1.0"
+from .version import __version__
 
 #: Public name -> the module that defines it (imported on first use).
 _LAZY: dict[str, str] = {

@@ -18,7 +18,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from .. import __version__
+from ..version import __version__
 from ..errors import InputError
 from ..knowledge.markers import marker_catalog
 from ..knowledge.sources import cite, render_sources
