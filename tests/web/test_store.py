@@ -195,3 +195,14 @@ def test_the_worklist_is_sorted_by_urgency_and_filters_by_finding(clinic):
         who = Actor(clinic.users["doc"], "doc", "clinician", clinic.site_a)
         assert [w.patient.patient_id for w in worklist(db, who, today=TODAY)] == \
             [i["patient_id"] for i in items]
+
+
+def test_a_refused_upload_is_named_by_its_own_file_name(sqlite_clinic):
+    doc = sqlite_clinic.client("doc")
+    r = doc.post("/upload/file", data={"csrf_token": doc.csrf},
+                 files={"file": ("mine.json", b"\xff\xfe not text")})
+    assert r.status_code == 422 and "mine.json: not UTF-8" in r.text
+    assert "boneturnover-upload" not in r.text and "/tmp" not in r.text
+    r = upload_cohort(doc, {"patients.csv": b"patient_id,colour\nA,red\n",
+                            "measurements.csv": b"patient_id,date,marker,value,unit\n"})
+    assert r.status_code == 422 and "colour" in r.text and "boneturnover-cohort" not in r.text

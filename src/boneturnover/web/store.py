@@ -21,6 +21,7 @@ import json
 import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -393,6 +394,17 @@ def _upload_name(filename: str, suffixes: tuple[str, ...], default: str) -> str:
     return safe
 
 
+@contextmanager
+def _named_as_uploaded(work: str):
+    """The loaders name files by their path: name an upload by its own name instead of
+    the temporary folder it was read from."""
+    try:
+        yield
+    except InputError as exc:
+        text = str(exc).replace(f"{work}/", "").replace(work, "the upload")
+        raise type(exc)(text) from None
+
+
 def import_patient_file(db: Session, actor: Actor, data: bytes, filename: str, *,
                         today: str | dt.date) -> ImportRecord:
     """Import one patient file: a FHIR R4 Bundle (``.json``) or the patient layout of
@@ -404,7 +416,8 @@ def import_patient_file(db: Session, actor: Actor, data: bytes, filename: str, *
     with tempfile.TemporaryDirectory(prefix="boneturnover-upload-") as work:
         path = Path(work) / name
         path.write_bytes(data)
-        record = load_patient(path)
+        with _named_as_uploaded(work):
+            record = load_patient(path)
     kind = "fhir" if record.measurements and all(
         m.source.startswith("Observation/") for m in record.measurements) else "file"
     return import_records(db, actor, [replace(record, as_of=None)], kind=kind,
@@ -427,7 +440,8 @@ def import_cohort(db: Session, actor: Actor, files: Mapping[str, bytes], *,
                 raise InputError(f"{name}: expected one of {', '.join(COHORT_FILES)}")
             if data:
                 (Path(work) / name).write_bytes(data)
-        cohort = load_cohort(work)
+        with _named_as_uploaded(work):
+            cohort = load_cohort(work)
     errs = cohort.row_errors
     if len(errs):
         more = f" ({len(errs) - 1} more)" if len(errs) > 1 else ""
