@@ -167,3 +167,31 @@ def test_the_sign_in_page_switches_language_before_signing_in(sqlite_clinic):
     page = c.get("/login?lang=zh").text
     assert 'lang="zh-CN"' in page and "登录" in page
     assert 'lang="en"' in c.get("/login?lang=en").text
+
+
+def test_the_what_if_panel_shows_findings_and_stores_nothing(sqlite_clinic):
+    from boneturnover.web.models import AuditEntry, Measurement
+
+    doc = sqlite_clinic.client("doc")
+    upload(doc, EXAMPLES / "bisphosphonate_responder.toml")
+    with sqlite_clinic.db() as db:
+        key = db.scalars(select(Patient.id)).one()
+        n = len(db.scalars(select(Measurement)).all())
+    page = doc.get(f"/patients/{key}").text
+    assert 'id="what-if"' in page
+    # a CTX-I far above the baseline a year on
+    r = doc.post(f"/patients/{key}/what-if", data={
+        "csrf_token": doc.csrf, "date": "2024-08-20", "marker": "CTX_I", "value": "900",
+        "unit": "ng/L", "fasting": "true"})
+    assert r.status_code == 200, r.text[-500:]
+    assert 'id="what-if-banner"' in r.text and "900 ng/L" in r.text
+    assert "High bone turnover" in r.text and "(new)" in r.text
+    with sqlite_clinic.db() as db:
+        assert len(db.scalars(select(Measurement)).all()) == n
+        assert db.scalars(select(AuditEntry).where(AuditEntry.action == "what-if")).one()
+    r = doc.post(f"/patients/{key}/what-if", data={"csrf_token": doc.csrf})
+    assert r.status_code == 422
+    r = doc.post(f"/patients/{key}/what-if", data={
+        "csrf_token": doc.csrf, "date": "2024-08-20", "marker": "CTX_I", "value": "900",
+        "unit": "kg"})
+    assert r.status_code == 422 and "kg" in r.text

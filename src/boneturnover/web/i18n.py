@@ -62,7 +62,12 @@ UI: Mapping[str, Mapping[str, str]] = {
         "account": "My account", "current_password": "Current password",
         "new_password": "New password", "password_changed": "Password changed.",
         "active": "active", "inactive": "deactivated", "deactivate": "Deactivate",
-        "activate": "Reactivate",
+        "activate": "Reactivate", "what_if": "What if",
+        "what_if_note": "Add a hypothetical result or course and see the findings it would "
+                        "give; nothing is stored.",
+        "what_if_banner": "Hypothetical: these findings include the entries below, which "
+                          "are not stored.",
+        "new_finding": "new", "show": "Show",
     },
     "zh": {
         "clinic": "骨转换门诊", "login": "登录", "logout": "退出登录", "username": "用户名",
@@ -102,7 +107,10 @@ UI: Mapping[str, Mapping[str, str]] = {
         "no_results": "暂无检测结果。", "evaluated": "评估日期",
         "account": "我的账户", "current_password": "当前密码", "new_password": "新密码",
         "password_changed": "密码已修改。", "active": "启用", "inactive": "已停用",
-        "deactivate": "停用", "activate": "重新启用",
+        "deactivate": "停用", "activate": "重新启用", "what_if": "假设分析",
+        "what_if_note": "添加一个假设的检测结果或疗程，查看其对应的结论；不会保存任何内容。",
+        "what_if_banner": "假设分析：以下结论包含下列未保存的假设条目。",
+        "new_finding": "新增", "show": "查看",
     },
 }
 

@@ -42,6 +42,7 @@ from .store import (
     measurement_history,
     patients_of_site,
     report_for,
+    what_if,
     worklist,
 )
 
@@ -207,6 +208,32 @@ def patient_page(request: Request, key: Key, who: Actor = Depends(actor),
                   results=current_measurements(db, p), treatments=current_treatments(db, p),
                   next_dates=next_dates, units=_units(), markers=list(CATALOG),
                   drugs=list(DRUGS), has_series=bool(report.series), today=today(request))
+
+
+@router.post("/patients/{key}/what-if", response_class=HTMLResponse)
+def patient_what_if(request: Request, key: Key, date: str = Form(""), marker: str = Form(""),
+                    value: str = Form(""), unit: str = Form(""), comparator: str = Form(""),
+                    fasting: str = Form(""), drug: str = Form(""), start: str = Form(""),
+                    csrf_token: str = Form(""), who: Actor = Depends(actor),
+                    db: Session = Depends(get_db)):
+    """The findings with a hypothetical result and/or course added; nothing is stored."""
+    check_csrf(request, who, csrf_token)
+    p = get_patient(db, who, key)
+    meas = [_result_form(date, marker, value, unit, comparator, fasting, "", "", "", "")
+            ] if value.strip() else []
+    for m in meas:
+        for k in ("specimen", "assay", "lab", "time"):
+            m.pop(k, None)
+    treats = [{"drug": drug, "start": start.strip()}] if drug and start.strip() else []
+    if not meas and not treats:
+        raise InputError("what-if: give a result (value, unit, date) or a course (drug, "
+                         "start)")
+    report = what_if(db, who, p, today=today(request), measurements=meas, treatments=treats)
+    base, _, _ = report_for(db, who, p, today=today(request), audit_action=None)
+    before = {(f["code"], f.get("marker")) for f in base.to_dict()["findings"]}
+    data = report.to_dict()
+    return render(request, "what_if.html", who, p=p, report=data, before=before,
+                  meas=meas, treats=treats)
 
 
 @router.get("/patients/{key}/plot.png")

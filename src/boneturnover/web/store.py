@@ -52,7 +52,7 @@ from .security import Forbidden, allowed
 __all__ = ["Actor", "NotFound", "audit", "patients_of_site", "get_patient", "record_of",
            "current_measurements", "current_treatments", "check_record", "import_records",
            "import_patient_file", "import_cohort", "add_entries", "correct_measurement",
-           "measurement_history", "report_for", "worklist", "WORKLIST_CATEGORIES",
+           "measurement_history", "report_for", "what_if", "worklist", "WORKLIST_CATEGORIES",
            "ruleset_version", "DEFAULT_RULESET", "ENTRY_FIELDS", "MEASUREMENT_EXTRA"]
 
 #: The rule set the clinic interprets with (``boneturnover interpret``'s default).
@@ -639,6 +639,33 @@ def _snapshot(db: Session, actor: Actor, patient: Patient, today: str, ruleset: 
     db.add(snap)
     db.flush()
     return snap
+
+
+def what_if(db: Session, actor: Actor, patient: Patient, *, today: str,
+            measurements: Sequence[Mapping[str, Any]] = (),
+            treatments: Sequence[Mapping[str, Any]] = (),
+            ruleset: str = DEFAULT_RULESET):
+    """The report the patient would have with ``measurements`` and ``treatments`` added
+    (the clinical layout; checked as any entry): nothing is stored but the audit entry."""
+    from ..clinical.engine import interpret
+
+    actor.require("read")
+    extra = PatientRecord.from_dict({"patient": {"id": patient.patient_id},
+                                     "measurements": list(measurements),
+                                     "treatments": list(treatments)}, "what-if")
+    record = record_of(db, patient)
+    n = len(record.measurements)
+    hypo = replace(record,
+                   measurements=record.measurements + tuple(
+                       replace(m, source=f"what-if {m.source}") for m in extra.measurements),
+                   treatments=record.treatments + tuple(
+                       replace(t, source=f"what-if {t.source}") for t in extra.treatments))
+    check_record(hypo, today)
+    report = interpret(hypo, ruleset=ruleset, today=today)
+    audit(db, actor, "what-if", patient=patient,
+          detail=f"{len(hypo.measurements) - n} result(s), {len(extra.treatments)} course(s)")
+    db.commit()
+    return report
 
 
 @dataclass(frozen=True)
