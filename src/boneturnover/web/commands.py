@@ -88,10 +88,13 @@ def run(args: argparse.Namespace) -> int:
         username = args.username or input("user name: ").strip()
         password = _password(args)
         engine = make_engine(url)
-        upgrade(engine)
-        with make_sessionmaker(engine)() as db:
-            site = create_site(db, args.site or DEFAULT_SITE)
-            create_user(db, None, username, password, "admin", site)
+        try:
+            upgrade(engine)
+            with make_sessionmaker(engine)() as db:
+                site = create_site(db, args.site or DEFAULT_SITE)
+                create_user(db, None, username, password, "admin", site)
+        finally:
+            engine.dispose()
         print(f"administrator {username!r} created at site {args.site or DEFAULT_SITE!r}",
               file=sys.stderr)
         return 0
