@@ -45,7 +45,6 @@ from .errors import (
     SolverError,
     UnitError,
 )
-
 from .version import __version__
 
 #: Public name -> the module that defines it (imported on first use).

@@ -18,10 +18,10 @@ import datetime as dt
 import re
 from typing import Any
 
-from ..version import __version__
 from ..errors import InputError
 from ..knowledge.markers import marker_catalog
 from ..knowledge.sources import cite, render_sources
+from ..version import __version__
 from .io import FHIR_EXTENSION, LOINC, MARKER_SYSTEM, UCUM
 from .records import Measurement, PatientRecord
 from .report import _UI, Report, code_title
