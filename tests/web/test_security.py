@@ -132,3 +132,17 @@ def test_a_user_changes_their_password_and_an_admin_deactivates_a_user(sqlite_cl
     r = admin.post(f"/admin/users/{clinic.users['admin']}/active",
                    data={"csrf_token": admin.csrf, "active": "false"})
     assert r.status_code == 422
+
+
+def test_a_sign_in_form_sent_from_another_site_is_refused(clinic):
+    """Login CSRF: a browser posting the sign-in form from another site sends that site's
+    Origin; the clinic refuses it, while its own page (same Origin) and clients that send
+    no Origin (no browser) sign in."""
+    c = clinic.client()
+    r = c.post("/login", data={"username": "doc", "password": PASSWORD},
+               headers={"origin": "https://evil.example"}, follow_redirects=False)
+    assert r.status_code == 403 and "evil.example" in r.text
+    assert "set-cookie" not in r.headers
+    r = c.post("/login", data={"username": "doc", "password": PASSWORD},
+               headers={"origin": "http://testserver"}, follow_redirects=False)
+    assert r.status_code == 303 and "HttpOnly" in r.headers["set-cookie"]
