@@ -192,6 +192,15 @@ def check_ucum(code: str) -> None:
         parse_ucum(code)
 
 
+def _float(q: Fraction) -> float:
+    """An exact result as a float; beyond the largest float, infinity of its sign (what
+    float arithmetic gives, and what callers refuse as not finite), not an OverflowError."""
+    try:
+        return float(q)
+    except OverflowError:
+        return math.inf if q > 0 else -math.inf
+
+
 def _fast_convert(value: float, src: str, dst: str, molar_mass_g_mol: float | None,
                   ) -> float | None:
     """:func:`convert` without pint, or None when it cannot decide (pint decides)."""
@@ -200,7 +209,7 @@ def _fast_convert(value: float, src: str, dst: str, molar_mass_g_mol: float | No
         return None
     (fa, da), (fb, db) = a, b
     if da == db:
-        return float(Fraction(value) * fa / fb) if math.isfinite(value) else value * float(
+        return _float(Fraction(value) * fa / fb) if math.isfinite(value) else value * float(
             fa / fb)
     if molar_mass_g_mol is None or not math.isfinite(molar_mass_g_mol):
         return None
@@ -210,7 +219,7 @@ def _fast_convert(value: float, src: str, dst: str, molar_mass_g_mol: float | No
         moved[_G] += sign
         moved[_MOL] -= sign
         if tuple(moved) == db and math.isfinite(value):
-            return float(Fraction(value) * fa * mm ** sign / fb)
+            return _float(Fraction(value) * fa * mm ** sign / fb)
     return None
 
 

@@ -1,8 +1,11 @@
 """Fuzzing every clinical input: patient TOML and JSON, FHIR bundles, cohort CSV folders.
 
-Each generated input is either interpreted or refused with an InputError subclass (the
-CLI's exit 2): never another exception, never NaN or infinity in a finding, never a
-finding built on an impossible dosing interval. The fast profile runs by default; the
+About half of the generated inputs are plausible (realistic patients, which must be
+interpreted) and the others plausible ones with one to three mutations. Each is either
+interpreted or refused with an InputError subclass (the CLI's exit 2, one line): never
+another exception, never NaN or infinity in a finding or "nan", "inf", "∞", "None" in its
+message, never a finding dated outside the record or built on an impossible dosing
+interval. The fast profile runs by default; the
 long one (``pytest -m fuzz``) tries ``BONETURNOVER_FUZZ_EXAMPLES`` (default 2000) cases per
 kind and, with ``BONETURNOVER_FUZZ_STATS=FILE``, writes how many were interpreted, refused,
 crashed, hung or silently accepted (merged with the counts already in FILE, so that the
@@ -12,11 +15,13 @@ distinct refusal messages of the cohort cases, to read them.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import datetime as dt
+import io
 import json
 import math
 import os
+import re
 import signal
 import time
 from collections import Counter
@@ -28,7 +33,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from boneturnover.cli import main as cli_main
 from boneturnover.clinical import interpret, load_cohort, load_patient
+from boneturnover.clinical import io as io_mod
 from boneturnover.clinical.catalog import CATALOG, DRUGS
 from boneturnover.clinical.cohort import interpret_cohort
 from boneturnover.clinical.tables import LIMITS, RAW_COLUMNS, REQUIRED
@@ -108,32 +115,6 @@ def _field(valid):
     return st.one_of(st.just(valid), st.just(valid), JSONISH)
 
 
-@st.composite
-def patient_dicts(draw):
-    meas = [{"date": draw(_field("2024-05-01")), "marker": draw(_field("CTX_I")),
-             "value": draw(_field(300)), "unit": draw(_field("ng/L")),
-             "fasting": draw(_field(True)), "time": draw(_field("08:00")),
-             "comparator": draw(_field(None))}
-            for _ in range(draw(st.integers(0, 3)))]
-    treats = [{"drug": draw(_field("alendronate")), "start": draw(_field("2024-01-01")),
-               "stop": draw(_field(None)), "interval": draw(_field("1 wk")),
-               "dose": draw(_field(70)), "dose_unit": draw(_field("mg")),
-               "route": draw(_field("oral")), "last_dose": draw(_field(None))}
-              for _ in range(draw(st.integers(0, 2)))]
-    d = {"patient": {"id": draw(_field("p1")), "birth_date": draw(_field("1950-01-01")),
-                     "ckd": draw(_field(False)),
-                     "calcium_supplement_mg_d": draw(_field(600))},
-         "measurements": draw(_field(meas)), "treatments": draw(_field(treats))}
-    if draw(st.booleans()):
-        d["assay"] = draw(_field({"CTX_I": {"ri_low": 111, "ri_high": 791, "unit": "ng/L"}}))
-    if draw(st.booleans()):
-        d["as_of"] = draw(_field(TODAY))
-    for k in list(d["patient"]):
-        if d["patient"][k] is None:
-            del d["patient"][k]
-    return d
-
-
 def _toml_value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -147,83 +128,18 @@ def _toml_value(v) -> str:
     return json.dumps(str(v))
 
 
-def _to_toml(d) -> str:
-    """A rough TOML writer: what it cannot express becomes invalid TOML (also a case)."""
-    lines = [f"as_of = {_toml_value(d['as_of'])}"] if "as_of" in d else []
-    for k, v in d.items():
-        if k == "as_of":
-            continue
-        lines.append(f"{k} = {_toml_value(v)}")
-    return "\n".join(x for x in lines if not x.endswith("= None")).replace("nan", "nan") + "\n"
-
-
-def _run_patient_file(path: Path, kind: str) -> None:
-    def go():
-        p = load_patient(path)
-        _check_report(interpret(p, today=TODAY))
-    _outcome(kind, go)
-
-
-def _fuzz_json(tmp_path, d):
-    f = tmp_path / "p.json"
-    try:
-        f.write_text(json.dumps(d, allow_nan=True, default=str), "utf-8")
-    except (RecursionError, ValueError):
-        return
-    _run_patient_file(f, "patient JSON")
-
-
-def _fuzz_toml(tmp_path, d):
-    f = tmp_path / "p.toml"
-    try:
-        text = _to_toml(d)
-    except RecursionError:
-        text = "x = " + "[" * 1000 + "]" * 1000
-    f.write_text(text, "utf-8", errors="surrogatepass") if False else f.write_bytes(
-        text.encode("utf-8", "surrogatepass"))
-    _run_patient_file(f, "patient TOML")
-
-
-BUNDLE = json.loads((DATA / "fhir_real_lab.json").read_text("utf-8"))
-
-
-def _paths(v, prefix=()):
+def _paths(v, prefix=(), depth: int = 12):
+    """The paths of the elements of ``v`` (down to ``depth`` levels)."""
     yield prefix
+    if depth == 0:
+        return
     if isinstance(v, dict):
         for k, x in v.items():
-            yield from _paths(x, (*prefix, k))
+            yield from _paths(x, (*prefix, k), depth - 1)
     elif isinstance(v, list):
         for i, x in enumerate(v):
-            yield from _paths(x, (*prefix, i))
+            yield from _paths(x, (*prefix, i), depth - 1)
 
-
-PATHS = list(_paths(BUNDLE))
-
-
-@st.composite
-def bundles(draw):
-    b = copy.deepcopy(BUNDLE)
-    for _ in range(draw(st.integers(1, 4))):
-        path = draw(st.sampled_from(PATHS))
-        if not path:
-            continue
-        node = b
-        try:
-            for k in path[:-1]:
-                node = node[k]
-            node[path[-1]] = draw(JSONISH)
-        except (KeyError, IndexError, TypeError):
-            pass
-    return b
-
-
-def _fuzz_fhir(tmp_path, b):
-    f = tmp_path / "b.json"
-    try:
-        f.write_text(json.dumps(b, allow_nan=True, default=str), "utf-8")
-    except (RecursionError, ValueError):
-        return
-    _run_patient_file(f, "FHIR bundle")
 
 
 # -- cohort CSV folders ------------------------------------------------------------------
@@ -564,23 +480,795 @@ def _fuzz_cohort(tmp_path, case):
         STATS[(kind, f"{origin} {outcome}")] += 1
 
 
+# -- patient JSON / TOML and FHIR bundles ----------------------------------------------
+#
+# About half of the cases are plausible: a woman of 50-90 on the evaluation date, 1-12
+# results over a few years of the catalogue's markers (values inside or near their
+# reference intervals, in their accepted units and laboratory spellings, optional
+# comparators, fasting flags and times), 0-3 courses of the drug catalogue (labelled
+# doses, intervals and routes; start, stop and last-dose dates consistent with the
+# results), supplements, glucocorticoid and CKD context, an optional laboratory interval
+# and an ``as_of`` (else ``--today``). The others are plausible ones with one to three
+# mutations (wrong types, deep nesting, extreme numbers, wrong units, junk fields,
+# out-of-range values, bad or impossible dates, duplicates, unknown markers and drugs,
+# missing fields). FHIR bundles are the same patients as Patient, Observation (LOINC or
+# marker-system codes, UCUM valueQuantity, statuses, fasting in the standard places) and
+# MedicationStatement resources (RxNorm codes or names, dosage, effectivePeriod), with
+# unrelated resources the loader must ignore; mutated bundles get the same kinds of
+# mutations, at the FHIR elements.
+
+D = dt.date
+MICRO = ("µ", "μ")  # micro sign, Greek mu: laboratory spellings of UCUM "u"
+#: Days per unit of a UCUM duration (for FHIR timing).
+INJECTABLE = {"zoledronate", "denosumab", "romosozumab", "teriparatide"}
+
+
+def _ri(key: str) -> tuple[float, float]:
+    """Where a plausible result of ``key`` lies (canonical unit): around its reference
+    interval, within what the marker can be."""
+    m = CATALOG[key]
+    ri = m.ri or next(iter(m.intervals.values()), None)
+    lo_p, hi_p = m.plausible_low or 0.01, m.plausible_high or 1e4
+    if key == "EGFR":
+        lo, hi = 20.0, 110.0
+    elif ri is not None and ri.low is not None and ri.high is not None:
+        lo, hi = ri.low * 0.6, ri.high * 1.5
+    else:
+        lo, hi = lo_p * 3, hi_p / 3
+    return max(lo, lo_p * 1.05), min(hi, hi_p * 0.95)
+
+
+def _unit_spellings(unit: str) -> list[str]:
+    out = [unit]
+    if "ug" in unit:
+        out += [unit.replace("ug", mu + "g") for mu in MICRO]
+    if "mL" in unit:
+        out.append(unit.replace("mL", "ml"))
+    if unit.endswith("/L") and not unit.endswith("mol/L"):
+        out.append(unit[:-1] + "l")
+    return out
+
+
+def _num3(x: float) -> float:
+    return float(f"{x:.3g}")
+
+
+@st.composite
+def plausible_measurement(draw, key: str, day: D) -> dict:
+    m = CATALOG[key]
+    lo, hi = _ri(key)
+    canon = draw(st.floats(lo, hi))
+    unit = draw(st.sampled_from(list(m.units)))
+    value = _num3(m.from_canonical(canon, unit))
+    row: dict = {"date": str(day), "marker": draw(st.sampled_from([key, key, *m.aliases[:3]])),
+                 "value": value, "unit": draw(st.sampled_from(_unit_spellings(unit)))}
+    if draw(st.integers(0, 5)) == 0:  # a result the laboratory reports censored
+        row["comparator"] = draw(st.sampled_from(["<", "<=", ">", ">="]))
+    elif draw(st.integers(0, 5)) == 0:
+        row["value"] = draw(st.sampled_from([f"{value:g}", f"<{value:g}", f">= {value:g}"]))
+    if draw(st.booleans()):
+        row["fasting"] = draw(st.sampled_from([True, True, False, "yes", "no"]))
+    if draw(st.booleans()):
+        row["time"] = draw(st.sampled_from(["07:45", "08:00", "08:30", "09:55", "11:20",
+                                            "14:05"]))
+    return row
+
+
+@st.composite
+def plausible_treatment_rec(draw, key: str, first: D, today: D) -> dict:
+    drug = DRUGS[key]
+    start = draw(st.dates(first - dt.timedelta(days=730), today - dt.timedelta(days=1)))
+    row: dict = {"drug": draw(st.sampled_from([key, key, *drug.aliases[:2], *drug.brands[:1]])),
+                 "start": str(start)}
+    routes = [r for r in drug.routes.values() if r.regimens]
+    if routes and draw(st.integers(0, 4)):
+        route = draw(st.sampled_from(routes))
+        reg = draw(st.sampled_from(list(route.regimens)))
+        row.update(dose=reg.amount, dose_unit=reg.unit, interval=reg.every)
+        if len(drug.routes) > 1 or draw(st.booleans()):
+            row["route"] = route.key
+    elif key == "glucocorticoid" and draw(st.booleans()):
+        row.update(dose=draw(st.sampled_from([2.5, 5, 7.5, 10])), dose_unit="mg",
+                   interval="1 d")
+    end = today
+    if draw(st.integers(0, 2)) == 0:
+        end = draw(st.dates(start + dt.timedelta(days=1), today))
+        row["stop"] = str(end)
+    if key in INJECTABLE or row.get("route") == "iv":
+        if draw(st.booleans()):
+            row["last_dose"] = str(draw(st.dates(start, end)))
+    return row
+
+
+@st.composite
+def plausible_patient(draw) -> tuple[dict, str]:
+    """``(record, today)``: a plausible patient in the TOML/JSON layout."""
+    today = draw(st.dates(D(2019, 1, 1), D(2026, 11, 30)))
+    age_days = draw(st.integers(int(50.05 * 365.25), int(89.95 * 365.25)))
+    birth = today - dt.timedelta(days=age_days)
+    years = draw(st.sampled_from([0.0, 0.5, 1.0, 2.0, 3.0, 5.0]))
+    first = today - dt.timedelta(days=int(years * 365.25))
+    pat: dict = {"id": draw(st.sampled_from(["p1", "patient-7", "MRN 000123", "王芳", "A"])),
+                 "birth_date": str(birth)}
+    if draw(st.booleans()):
+        pat["ckd"] = draw(st.sampled_from([True, False, "yes", "no"]))
+    if draw(st.booleans()):
+        pat["glucocorticoids"] = draw(st.sampled_from([True, False]))
+    if draw(st.booleans()):
+        pat["calcium_supplement_mg_d"] = draw(st.sampled_from([500, 600, 1000, 1200, 1500.0,
+                                                               "800"]))
+        if draw(st.integers(0, 3)):
+            pat["magnesium_supplement_mg_d"] = draw(st.sampled_from([0, 150, 250, 300.0,
+                                                                     500]))
+    meas, seen = [], set()
+    for _ in range(draw(st.integers(1, 12))):
+        key = draw(st.sampled_from(MARKERS))
+        day = draw(st.dates(first, today))
+        if (key, day) in seen:  # one result per marker and day
+            continue
+        seen.add((key, day))
+        meas.append(draw(plausible_measurement(key, day)))
+    d: dict = {"patient": pat, "measurements": meas}
+    keys = draw(st.lists(st.sampled_from(DRUG_KEYS), max_size=3, unique=True))
+    if keys:
+        d["treatments"] = [draw(plausible_treatment_rec(k, first, today)) for k in keys]
+    if draw(st.integers(0, 4)) == 0:
+        key = draw(st.sampled_from(["CTX_I", "P1NP_TOTAL", "OC", "TRAP5B"]))
+        m = CATALOG[key]
+        if draw(st.booleans()) and m.intervals:
+            d["assay"] = {key: {"interval": draw(st.sampled_from(sorted(m.intervals)))}}
+        else:
+            lo, hi = _ri(key)
+            d["assay"] = {key: {"ri_low": _num3(lo / 0.6), "ri_high": _num3(hi / 1.5),
+                                "unit": m.canonical_unit, "population": "local laboratory"}}
+    if draw(st.integers(0, 3)):
+        d["as_of"] = str(today)
+    return d, str(today)
+
+
+JUNK_NUMBERS = st.sampled_from([-5, 0, -0.0, 1e308, -1e308, 1e-320, 10**30, 2**63,
+                                float("nan"), float("inf"), "-1", "1e400", "0x1F", "1_000",
+                                "３００", "300,5", " ", "nan"])
+BAD_DATES = st.sampled_from(["2024-02-30", "2024-13-01", "1800-01-01", "2999-01-01",
+                             "24-05-01", "2024/05/01", "05/01/2024", "", "yesterday",
+                             "2024-05-01T08:00:00Z", "0000-00-00", "2024-5-1"])
+BAD_UNITS = st.sampled_from(["kg", "%", "", "mmol", "ng", "mg/L/L", "U/L", "mmol/L",
+                             "nmol/L", "ng/mL", "mg/dL", "pg/mL", "µg", "g/dL", "ng/dl"])
+BAD_INTERVALS = st.sampled_from(["0 d", "-1 wk", "0", "1000 a", "1 s", "6 s", "weekly",
+                                 "1 wk 1 d", "nan d", "inf d", "1e400 d", "", "1/wk",
+                                 "0.0001 d", "1 fortnight"])
+JUNK_KEYS = st.sampled_from(["weight_kg", "Date", "marker ", "", "patient", "é", "x" * 50,
+                             "menopause_age", "notes"])
+
+
+def _pick(draw, d: dict, section: str):
+    """A random entry (dict) of a list section, or None."""
+    rows = d.get(section)
+    if isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows):
+        return draw(st.sampled_from(rows))
+    return None
+
+
+MUTATIONS = ["type", "type", "deep", "number", "number", "unit", "junk_field", "range",
+             "date", "date", "order", "duplicate", "marker", "drug", "missing", "comparator",
+             "fasting", "time", "interval", "structure", "assay"]
+
+
+@st.composite
+def mutate_patient(draw, d: dict, today: str) -> None:
+    """One mutation of a patient record (in place)."""
+    what = draw(st.sampled_from(MUTATIONS))
+    m = _pick(draw, d, "measurements")
+    t = _pick(draw, d, "treatments")
+    pat = d["patient"]
+    if what == "type":
+        target = draw(st.sampled_from([x for x in (pat, m, t, d) if x is not None]))
+        key = draw(st.sampled_from(sorted(target))) if target else "x"
+        target[key] = draw(JSONISH)
+    elif what == "deep":
+        target = draw(st.sampled_from([x for x in (pat, m, t, d) if x is not None]))
+        key = draw(st.sampled_from(sorted(target)))
+        target[key] = draw(st.sampled_from([_deep(40), _deep(1000), {"a": _deep(60)}]))
+    elif what == "number":
+        if m is not None and draw(st.booleans()):
+            m["value"] = draw(JUNK_NUMBERS)
+        elif t is not None and draw(st.booleans()):
+            t["dose"] = draw(JUNK_NUMBERS)
+        else:
+            pat[draw(st.sampled_from(["calcium_supplement_mg_d",
+                                      "magnesium_supplement_mg_d"]))] = draw(JUNK_NUMBERS)
+    elif what == "unit":
+        if t is not None and draw(st.integers(0, 2)) == 0:
+            t["dose_unit"] = draw(BAD_UNITS)
+        elif m is not None:
+            m["unit"] = draw(BAD_UNITS)
+    elif what == "junk_field":
+        target = draw(st.sampled_from([x for x in (pat, m, t, d) if x is not None]))
+        target[draw(JUNK_KEYS)] = draw(SCALARS)
+    elif what == "range":
+        choice = draw(st.integers(0, 3))
+        if choice == 0:  # an age no adult patient has, or a birth after the results
+            pat["birth_date"] = draw(st.sampled_from(["1850-01-01", "2020-01-01", today,
+                                                      "2999-01-01"]))
+        elif choice == 1:
+            pat["calcium_supplement_mg_d"] = draw(st.sampled_from([50000, -1, 1e9]))
+        elif choice == 2:
+            pat["magnesium_supplement_mg_d"] = draw(st.sampled_from([5000, -250, 1e-9]))
+        elif m is not None:  # a value beyond what the marker can be
+            key = CATALOG.find(str(m["marker"])) or "CTX_I"
+            hi = CATALOG[key].plausible_high or 1e4
+            m["value"], m["unit"] = hi * 1000, CATALOG[key].canonical_unit
+            m.pop("comparator", None)
+    elif what == "date":
+        target = draw(st.sampled_from([x for x in (m, t, d, pat) if x is not None]))
+        field = {id(m): "date", id(d): "as_of", id(pat): "birth_date"}.get(
+            id(target), draw(st.sampled_from(["start", "stop", "last_dose"])))
+        target[field] = draw(BAD_DATES)
+    elif what == "order" and t is not None:  # stop before start, last dose outside
+        start = D.fromisoformat(str(t["start"]))
+        if draw(st.booleans()):
+            t["stop"] = str(start - dt.timedelta(days=draw(st.integers(1, 400))))
+        else:
+            t["last_dose"] = str(start - dt.timedelta(days=draw(st.integers(1, 400))))
+    elif what == "order" and m is not None:  # a result after the evaluation date
+        m["date"] = str(D.fromisoformat(today) + dt.timedelta(days=draw(st.integers(1, 900))))
+    elif what == "duplicate" and m is not None:
+        twin = dict(m)
+        if isinstance(twin.get("value"), int | float) and not isinstance(twin["value"], bool):
+            twin["value"] = twin["value"] * draw(st.sampled_from([1, 2, 0.5]))
+        d["measurements"].append(twin)
+    elif what == "duplicate":
+        d["patient"] = [pat, dict(pat)]
+    elif what == "marker" and m is not None:
+        m["marker"] = draw(st.sampled_from(["CTX-II", "haemoglobin", "", "ctx_i ", "P1NP?",
+                                            "HbA1c", "41171-0", "CTX_I,P1NP"]))
+    elif what == "drug":
+        row = t if t is not None else {"start": today}
+        row["drug"] = draw(st.sampled_from(["metformin", "alendronat", "", "Fosamax 70",
+                                            "denosumab denosumab", "aspirin"]))
+        d.setdefault("treatments", [row]) if t is None else None
+    elif what == "missing":
+        target = draw(st.sampled_from([x for x in (pat, m, t) if x is not None]))
+        required = {id(pat): ["id", "birth_date"], id(m): ["date", "marker", "value", "unit"],
+                    id(t): ["drug", "start"]}[id(target)]
+        target.pop(draw(st.sampled_from(required)), None)
+    elif what == "comparator" and m is not None:
+        m["comparator"] = draw(st.sampled_from(["~", "=", "<<", "less", "", "≈", "> ="]))
+    elif what == "fasting" and m is not None:
+        m["fasting"] = draw(st.sampled_from(["maybe", 2, "fasted?", [], "真"]))
+    elif what == "time" and m is not None:
+        m["time"] = draw(st.sampled_from(["25:99", "8", "08:60", "noon", "-01:00",
+                                          "08:00:00:00", ""]))
+    elif what == "interval":
+        row = t if t is not None else {"drug": "alendronate", "start": today}
+        row["interval"] = draw(BAD_INTERVALS)
+        if t is None:
+            d.setdefault("treatments", []).append(row)
+    elif what == "structure":
+        key = draw(st.sampled_from(["measurements", "treatments", "patient", "assay"]))
+        d[key] = draw(st.sampled_from([{}, [], "x", 5, [[]], [None], {"a": {"b": 1}}]))
+    elif what == "assay":
+        key = draw(st.sampled_from(["CTX_I", "CTX", "XYZ", "MG"]))
+        d["assay"] = {key: draw(st.sampled_from([
+            {"ri_low": 500, "ri_high": 100, "unit": "ng/L"},
+            {"ri_low": -1, "ri_high": 10, "unit": CATALOG["CTX_I"].canonical_unit},
+            {"ri_low": 1, "ri_high": 2, "unit": "kg"}, {"interval": "nowhere"},
+            {"ri_high": float("inf")}, {"cva_pct": -5}, {"lsc_pct": 0}, 5]))}
+    return what
+
+
+@st.composite
+def patient_cases(draw) -> tuple[str, dict, str | None, list[str]]:
+    """``(origin, record, today, mutations)``: ``today`` is passed as ``--today`` when the
+    record has no ``as_of``; about half plausible, the rest with one to three mutations."""
+    plausible = draw(st.integers(0, 99)) < 50
+    d, today = draw(plausible_patient())
+    stored = "as_of" in d  # the case's own evaluation date, else --today (before mutations)
+    done = []
+    if not plausible:
+        for _ in range(draw(st.integers(1, 3))):
+            try:
+                done.append(draw(mutate_patient(d, today)))
+            except (TypeError, KeyError, AttributeError, ValueError, IndexError, RecursionError):
+                pass  # an earlier mutation left nothing this one can change
+    return ("plausible" if plausible else "mutated"), d, (None if stored else today), done
+
+
+def _toml_key(k) -> str:
+    k = str(k)
+    return k if k and all(c.isalnum() or c in "_-" for c in k) and k.isascii() else \
+        json.dumps(k)
+
+
+def _toml_date(v, bare: bool) -> str:
+    """A date as a bare TOML date when it is one (and ``bare``), else a string."""
+    if bare and isinstance(v, str) and len(v) == 10:
+        try:
+            D.fromisoformat(v)
+            return v
+        except ValueError:
+            pass
+    return _toml_value(v)
+
+
+def _to_toml(d: dict, bare_dates: bool = True) -> str:
+    """The TOML a laboratory export would write: [patient], [[measurements]],
+    [[treatments]], [assay.X]; dates and times as TOML values or strings. What TOML cannot
+    express (a None, a list of patients) becomes invalid or differently-typed TOML, also a
+    case."""
+    def value(k, v):
+        if k in ("date", "start", "stop", "last_dose", "birth_date", "as_of"):
+            return _toml_date(v, bare_dates)
+        if k == "time" and bare_dates and isinstance(v, str) and len(v) == 5 \
+                and v[2] == ":" and v[:2].isdigit() and v[3:].isdigit() \
+                and int(v[:2]) < 24 and int(v[3:]) < 60:
+            return v + ":00"
+        return _toml_value(v)
+
+    def table(rows: dict) -> list[str]:
+        return [f"{_toml_key(k)} = {value(k, v)}" for k, v in rows.items() if v is not None]
+
+    lines = []
+    for k, v in d.items():  # top-level scalars first
+        if not isinstance(v, dict | list) or k not in ("patient", "measurements",
+                                                        "treatments", "assay"):
+            if v is not None:
+                lines.append(f"{_toml_key(k)} = {value(k, v)}")
+    for k, v in d.items():
+        if k not in ("patient", "measurements", "treatments", "assay"):
+            continue
+        if isinstance(v, dict) and k != "assay":
+            lines += ["", f"[{k}]", *table(v)]
+        elif isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()):
+            for name, rows in v.items():
+                lines += ["", f"[assay.{_toml_key(name)}]", *table(rows)]
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            for rows in v:
+                lines += ["", f"[[{k}]]", *table(rows)]
+        else:
+            lines.append(f"{k} = {_toml_value(v)}")
+    return "\n".join(lines) + "\n"
+
+
+# -- FHIR ---------------------------------------------------------------------------------
+
+_RXNORM = {key: [c.code for c in DRUGS[key].rxnorm] for key in DRUG_KEYS}
+_ROUTE_SNOMED = {"oral": "26643006", "iv": "47625008", "sc": "34206005"}
+_FASTING_PLACES = ("extension", "component", "specimen", "contained")
+
+
+def _duration(text: str) -> tuple[float, str]:
+    n, unit = text.split()
+    return float(n), unit
+
+
+@st.composite
+def _observation(draw, i: int, m: dict) -> list[dict]:
+    key = CATALOG.find(m["marker"])
+    cat = CATALOG[key]
+    coding = []
+    if cat.loinc and draw(st.integers(0, 3)):
+        coding.append({"system": io_mod.LOINC, "code": draw(st.sampled_from(list(cat.loinc))),
+                       "display": cat.symbol})
+    else:
+        coding.append({"system": io_mod.MARKER_SYSTEM, "code": key, "display": m["marker"]})
+    value = m["value"]
+    comparator = m.get("comparator")
+    if isinstance(value, str):  # "<12" in the layout is valueQuantity with comparator
+        from boneturnover.clinical.values import split_comparator
+        comparator, value = split_comparator(value)
+        comparator = comparator or None
+        value = float(value)
+    ucum = io_mod.UCUM
+    unit_code = m["unit"].replace("µ", "u").replace("μ", "u")
+    q = {"value": value, "unit": m["unit"], "system": ucum, "code": unit_code}
+    if comparator:
+        q["comparator"] = comparator
+    if draw(st.integers(0, 3)) == 0:
+        q.pop(draw(st.sampled_from(["unit", "system"])))
+    when = m["date"]
+    if m.get("time") and draw(st.booleans()):
+        when += "T" + m["time"] + ":00" + draw(st.sampled_from(["", "Z", "+08:00", "-05:00"]))
+    obs = {"resourceType": "Observation", "id": f"obs-{i}",
+           "status": draw(st.sampled_from(["final", "final", "amended", "corrected",
+                                           "preliminary"])),
+           "code": {"coding": coding}, "subject": {"reference": "Patient/p"},
+           draw(st.sampled_from(["effectiveDateTime", "effectiveDateTime",
+                                 "effectiveInstant"])) if "T" in when else
+           "effectiveDateTime": when,
+           "valueQuantity": q}
+    out = [obs]
+    fasting = m.get("fasting")
+    if isinstance(fasting, bool):
+        place = draw(st.sampled_from(_FASTING_PLACES))
+        concept = {"coding": [{"system": io_mod.V2_0916, "code": "F" if fasting else "NF"}]}
+        if place == "extension":
+            obs["extension"] = [{"url": io_mod.FHIR_EXTENSION + "fasting",
+                                 "valueBoolean": fasting}]
+        elif place == "component":
+            obs["component"] = [{"code": {"coding": [{"system": io_mod.LOINC,
+                                                      "code": io_mod.LOINC_FASTING}]},
+                                 "valueBoolean": fasting}]
+        elif place == "specimen":
+            out.append({"resourceType": "Specimen", "id": f"sp-{i}",
+                        "collection": {"fastingStatusCodeableConcept": concept}})
+            obs["specimen"] = {"reference": f"Specimen/sp-{i}"}
+        else:
+            obs["contained"] = [{"resourceType": "Specimen", "id": "sp",
+                                 "collection": {"fastingStatusDuration": {
+                                     "value": 10 if fasting else 2, "code": "h",
+                                     "system": ucum}}}]
+            obs["specimen"] = {"reference": "#sp"}
+    return out
+
+
+@st.composite
+def _medication(draw, i: int, t: dict) -> dict:
+    key = DRUGS.find(t["drug"])
+    how = draw(st.sampled_from(["rxnorm", "text", "display"]))
+    if how == "rxnorm" and _RXNORM.get(key):
+        concept = {"coding": [{"system": io_mod.RXNORM,
+                               "code": draw(st.sampled_from(_RXNORM[key])),
+                               "display": str(t["drug"])}]}
+    elif how == "display":
+        concept = {"coding": [{"system": io_mod.RXNORM, "code": "0",
+                               "display": f"{t['drug']} {t.get('dose', '')} MG Oral Tablet"}]}
+    else:
+        concept = {"text": str(t["drug"])}
+    period = {"start": t["start"]}
+    if t.get("stop"):
+        period["end"] = t["stop"]
+    res = {"resourceType": "MedicationStatement", "id": f"med-{i}",
+           "status": draw(st.sampled_from(["active", "completed"] if not t.get("stop")
+                                          else ["completed", "stopped"])),
+           "medicationCodeableConcept": concept, "subject": {"reference": "Patient/p"},
+           "effectivePeriod": period}
+    if t.get("interval"):
+        n, unit = _duration(t["interval"])
+        dosage = {"timing": {"repeat": {"frequency": 1, "period": n, "periodUnit": unit}}}
+        if t.get("dose") is not None:
+            dosage["doseAndRate"] = [{"doseQuantity": {"value": t["dose"],
+                                                       "unit": t["dose_unit"],
+                                                       "system": io_mod.UCUM,
+                                                       "code": t["dose_unit"]}}]
+        if t.get("route"):
+            dosage["route"] = draw(st.sampled_from([
+                {"coding": [{"system": io_mod.SNOMED, "code": _ROUTE_SNOMED[t["route"]]}]},
+                {"text": t["route"]}]))
+        res["dosage"] = [dosage]
+    if t.get("last_dose"):
+        res["extension"] = [{"url": io_mod.FHIR_EXTENSION + "last-dose",
+                             "valueString": t["last_dose"]}]
+    return res
+
+
+_EXT_BOOL = {"ckd": "ckd", "glucocorticoids": "glucocorticoids"}
+
+
+@st.composite
+def plausible_bundle(draw) -> tuple[dict, str]:
+    """``(bundle, today)``: a plausible patient as a FHIR R4 Bundle."""
+    d, today = draw(plausible_patient())
+    pat = d["patient"]
+    ext = []
+    for k in ("ckd", "glucocorticoids"):
+        if isinstance(pat.get(k), bool):
+            ext.append({"url": io_mod.FHIR_EXTENSION + k, "valueBoolean": pat[k]})
+    for k, url in (("calcium_supplement_mg_d", "calcium-supplement-mg-d"),
+                   ("magnesium_supplement_mg_d", "magnesium-supplement-mg-d")):
+        if isinstance(pat.get(k), int | float):
+            ext.append({"url": io_mod.FHIR_EXTENSION + url, "valueDecimal": pat[k]})
+    patient = {"resourceType": "Patient", "id": "p", "gender": "female",
+               "birthDate": pat["birth_date"]}
+    if ext:
+        patient["extension"] = ext
+    entries: list[dict] = [patient]
+    for i, m in enumerate(d["measurements"]):
+        entries += draw(_observation(i, m))
+    for i, t in enumerate(d.get("treatments", [])):
+        entries.append(draw(_medication(i, t)))
+    for extra in draw(st.lists(st.sampled_from(["hb", "error", "not-taken", "other"]),
+                               max_size=2, unique=True)):
+        day = draw(st.sampled_from([m["date"] for m in d["measurements"]]))
+        if extra == "hb":  # an unrelated result: ignored
+            entries.append({"resourceType": "Observation", "id": "hb", "status": "final",
+                            "code": {"coding": [{"system": io_mod.LOINC, "code": "718-7",
+                                                 "display": "Hemoglobin"}]},
+                            "effectiveDateTime": day,
+                            "valueQuantity": {"value": 12.8, "code": "g/dL",
+                                              "system": io_mod.UCUM}})
+        elif extra == "error":  # a result entered in error: ignored
+            entries.append({"resourceType": "Observation", "id": "ctx-err",
+                            "status": "entered-in-error",
+                            "code": {"coding": [{"system": io_mod.LOINC, "code": "41171-0"}]},
+                            "effectiveDateTime": day,
+                            "valueQuantity": {"value": 9.9, "code": "ng/mL"}})
+        elif extra == "not-taken":
+            entries.append({"resourceType": "MedicationStatement", "id": "dmab-no",
+                            "status": "not-taken",
+                            "medicationCodeableConcept": {"text": "Prolia 60 mg"},
+                            "effectivePeriod": {"start": day}})
+        else:
+            entries.append({"resourceType": draw(st.sampled_from(
+                ["Practitioner", "Encounter", "Condition"])), "id": "x1"})
+    order = draw(st.permutations(range(len(entries))))
+    return {"resourceType": "Bundle", "type": draw(st.sampled_from(
+        ["collection", "searchset", "transaction"])),
+        "entry": [{"resource": entries[i]} for i in order]}, today
+
+
+FHIR_MUTATIONS = ["path", "path", "path", "loinc", "status", "unit", "value", "date",
+                  "patients", "period", "deep", "junk", "drop"]
+
+
+def _resources(b: dict, rt: str) -> list[dict]:
+    return [e["resource"] for e in b.get("entry", []) if isinstance(e, dict)
+            and isinstance(e.get("resource"), dict) and e["resource"].get("resourceType") == rt]
+
+
+@st.composite
+def mutate_bundle(draw, b: dict) -> None:
+    what = draw(st.sampled_from(FHIR_MUTATIONS))
+    obs = [o for o in _resources(b, "Observation") if o.get("id", "").startswith("obs-")]
+    meds = _resources(b, "MedicationStatement")
+    o = draw(st.sampled_from(obs)) if obs else None
+    med = draw(st.sampled_from(meds)) if meds else None
+    if what == "path":  # any element replaced by junk
+        path = draw(st.sampled_from(list(_paths(b))))
+        node = b
+        try:
+            for k in path[:-1]:
+                node = node[k]
+            node[path[-1]] = draw(JSONISH)
+        except (KeyError, IndexError, TypeError):
+            pass
+    elif what == "loinc" and o is not None:
+        o["code"]["coding"][0].update(system=io_mod.LOINC, code=draw(st.sampled_from(
+            ["41171-1", "77370-0", "0000-0", "41171", "", "LP12345-6"])))
+    elif what == "status":
+        target = o if o is not None and draw(st.booleans()) else med
+        if target is not None:
+            target["status"] = draw(st.sampled_from(["done", "FINAL", "", "taken", "active ",
+                                                     "registered", "cancelled"]))
+    elif what == "unit" and o is not None:
+        o["valueQuantity"].update(code=draw(BAD_UNITS), unit=draw(BAD_UNITS))
+    elif what == "value" and o is not None:
+        o["valueQuantity"]["value"] = draw(JUNK_NUMBERS)
+    elif what == "date":
+        target = draw(st.sampled_from([x for x in (o, med) if x is not None]
+                                      or [_resources(b, "Patient")[0]]))
+        if target.get("resourceType") == "Observation":
+            target.pop("effectiveInstant", None)
+            target["effectiveDateTime"] = draw(BAD_DATES)
+        elif target.get("resourceType") == "MedicationStatement":
+            target["effectivePeriod"][draw(st.sampled_from(["start", "end"]))] = \
+                draw(BAD_DATES)
+        else:
+            target["birthDate"] = draw(BAD_DATES)
+    elif what == "patients":
+        p = _resources(b, "Patient")[0]
+        b["entry"].append({"resource": dict(p, id=draw(st.sampled_from(["p", "p2"])))})
+    elif what == "period" and med is not None:
+        med["dosage"] = [{"timing": {"repeat": draw(st.sampled_from([
+            {"frequency": 0, "period": 1, "periodUnit": "d"},
+            {"frequency": 1, "period": 0, "periodUnit": "d"},
+            {"frequency": 1, "period": -1, "periodUnit": "wk"},
+            {"frequency": 1, "period": 1, "periodUnit": "fortnight"},
+            {"frequency": 1e308, "period": 1, "periodUnit": "d"},
+            {"frequency": 1, "period": 1e308, "periodUnit": "a"},
+            {"frequency": 1, "period": 1e-300, "periodUnit": "s"}]))}}]
+    elif what == "deep":
+        target = draw(st.sampled_from([x for x in (o, med) if x is not None]
+                                      or [_resources(b, "Patient")[0]]))
+        target[draw(st.sampled_from(["code", "valueQuantity", "dosage", "extension",
+                                     "meta"]))] = _deep(draw(st.sampled_from([40, 1000])))
+    elif what == "junk":
+        target = draw(st.sampled_from([x for x in (o, med) if x is not None]
+                                      or [_resources(b, "Patient")[0]]))
+        target[draw(st.sampled_from(["valueString", "note", "_status", "x"]))] = \
+            draw(SCALARS)
+    elif what == "drop" and b.get("entry"):
+        b["entry"].pop(draw(st.integers(0, len(b["entry"]) - 1)))
+    return what
+
+
+@st.composite
+def bundle_cases(draw) -> tuple[str, dict, str, list[str]]:
+    """``(origin, bundle, today, mutations)``, about half plausible."""
+    plausible = draw(st.integers(0, 99)) < 50
+    b, today = draw(plausible_bundle())
+    done = []
+    if not plausible:
+        for _ in range(draw(st.integers(1, 3))):
+            try:
+                done.append(draw(mutate_bundle(b)))
+            except (TypeError, KeyError, AttributeError, ValueError, IndexError, RecursionError):
+                pass  # an earlier mutation left nothing this one can change
+    return ("plausible" if plausible else "mutated"), b, today, done
+
+
+# -- running a patient case -------------------------------------------------------------
+
+#: Seconds after which a patient case counts as a hang (one takes a few milliseconds).
+PATIENT_HANG_S = 10.0
+#: Words that must not stand for a number in a finding's message: Python's texts of NaN,
+#: infinity, None and booleans, and the infinity sign.
+_NONSENSE = re.compile(r"(?<![\w.-])(nan|NaN|inf|Infinity|None|True|False)(?![\w.-])|∞")
+_ERROR_LINE = re.compile(r"^(InputError|DataError|UnitError|LimitError|KnowledgeBaseError): \S")
+
+
+class Silent(AssertionError):
+    """An interpreted result that breaks an invariant (a silent acceptance)."""
+
+
+def _record_dates(p) -> list[str]:
+    days = [m.date[:10] for m in p.measurements]
+    for t in p.treatments:
+        days += [x[:10] for x in (t.start, t.stop, t.last_dose) if x]
+    return [x for x in days if _is_date(x)]
+
+
+def _is_date(x) -> bool:
+    try:
+        D.fromisoformat(str(x))
+        return len(str(x)) == 10
+    except ValueError:
+        return False
+
+
+def _check_patient_report(p, report, today: str, text: str) -> None:
+    """The invariants of an interpreted patient (``text``: the CLI's text report)."""
+    days = _record_dates(p)
+    lim = LIMITS["interval_days"]
+    # what the user wrote may hold any word; take it out before looking for nonsense
+    given = {p.patient_id, *(m.source for m in p.measurements),
+             *(t.source for t in p.treatments), *(str(m.marker) for m in p.measurements),
+             *(str(t.drug) for t in p.treatments), *(str(m.value) for m in p.measurements)}
+    given |= {str(i.get("code", "")) for i in p.ignored} | {
+        str(i.get("resource", "")) for i in p.ignored}
+    for f in report.findings:
+        if not _finite(f.value):
+            raise Silent(f"{f.code}: value {f.value!r}")
+        for lang in ("en", "zh"):
+            msg = getattr(f.message, lang)
+            for g in sorted((x for x in given if x), key=len, reverse=True):
+                msg = msg.replace(g, "")
+            hit = _NONSENSE.search(msg)
+            if hit:
+                raise Silent(f"{f.code}: {hit[0]!r} in the message: {getattr(f.message, lang)}")
+        if f.date is not None:
+            if not _is_date(f.date) or not days or not (min(days) <= f.date <= max(days)):
+                raise Silent(f"{f.code}: date {f.date!r} outside the record {min(days or [''])}"
+                             f" .. {max(days or [''])}")
+            if f.date > today:
+                raise Silent(f"{f.code}: date {f.date} after the evaluation date {today}")
+        for k, v in (f.numbers or {}).items():
+            if v is None or isinstance(v, str):
+                if isinstance(v, str) and (k.endswith("_date") or k == "last_dose") \
+                        and not _is_date(v):
+                    raise Silent(f"{f.code}: {k} = {v!r} is not a date")
+                if k in ("start_date", "stop_date", "last_dose", "last_date") and v \
+                        and not (min(days) <= v <= max(days)):
+                    raise Silent(f"{f.code}: {k} {v} outside the record")
+                continue
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise Silent(f"{f.code}: {k} = {v!r} is not a finite number")
+            if k == "interval_days" and not lim.low <= v <= lim.high:
+                raise Silent(f"{f.code}: a finding on an impossible interval ({v} days)")
+            if k in ("days_on", "days_off", "nadir_days", "grace_days") and v < 0:
+                raise Silent(f"{f.code}: {k} = {v} is negative")
+    for line in text.splitlines():
+        if re.search(r"(?<![\w.-])(nan|inf)(?![\w.-])|∞", line) and not any(
+                g and g in line for g in given):
+            raise Silent(f"the text report prints {line.strip()!r}")
+
+
+def _cli(path: Path, today: str | None) -> tuple[int, str, str]:
+    argv = ["interpret", str(path)] + (["--today", today] if today else [])
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli_main(argv)
+    return rc, out.getvalue(), err.getvalue()
+
+
+def _run_patient(path: Path, kind: str, origin: str, today: str | None,
+                 mutations: list[str]) -> None:
+    """Interpret one file through the command line; count and assert its outcome: exit 0
+    with a report whose findings hold the invariants, or exit 2 with one line naming what
+    is wrong; a plausible record must be interpreted."""
+    outcome = "crash"
+    previous = signal.signal(signal.SIGALRM, _alarm_patient)
+    signal.setitimer(signal.ITIMER_REAL, PATIENT_HANG_S)
+    t0 = time.perf_counter()
+    try:
+        rc, out, err = _cli(path, today)
+        if time.perf_counter() - t0 > PATIENT_HANG_S:
+            outcome = "hang"
+            raise Hang(f"the case took {time.perf_counter() - t0:.1f} s")
+        lines = err.splitlines()
+        if rc == 2:
+            assert len(lines) == 1 and _ERROR_LINE.match(lines[0]), err
+            assert "Traceback" not in err, err
+            outcome = "refused"
+            MESSAGES[(kind + f" {origin}", lines[0][:300])] += 1
+            assert origin != "plausible", f"a plausible record was refused: {lines[0]}"
+            return
+        assert rc == 0, (rc, err)
+        outcome = "silent"
+        assert out.strip() and not err.strip(), err
+        p = load_patient(path)
+        when = today or p.as_of or dt.date.today().isoformat()
+        _check_patient_report(p, interpret(p, today=when), when, out)
+        outcome = "interpreted"
+        for m in set(mutations):
+            STATS[(kind, f"mutation {m} interpreted")] += 1
+    except Hang:
+        outcome = "hang"
+        raise
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        STATS[(kind, "cases")] += 1
+        STATS[(kind, outcome)] += 1
+        STATS[(kind, f"{origin} cases")] += 1
+        STATS[(kind, f"{origin} {outcome}")] += 1
+
+
+def _alarm_patient(signum, frame):  # pragma: no cover - only when a case hangs
+    signal.setitimer(signal.ITIMER_REAL, 1.0)
+    raise Hang(f"the case ran longer than {PATIENT_HANG_S:g} s")
+
+
+def _fuzz_json(tmp_path, case):
+    origin, d, today, mutations = case
+    f = tmp_path / "p.json"
+    try:
+        text = json.dumps(d, allow_nan=True, default=str, ensure_ascii=False)
+    except RecursionError:
+        text = '{"patient": ' + "[" * 1000 + "]" * 1000 + "}"
+    f.write_bytes(text.encode("utf-8", "surrogatepass"))
+    _run_patient(f, "patient JSON", origin, today, mutations)
+
+
+def _fuzz_toml(tmp_path, case, bare: bool):
+    origin, d, today, mutations = case
+    f = tmp_path / "p.toml"
+    try:
+        text = _to_toml(d, bare_dates=bare)
+    except RecursionError:
+        text = "x = " + "[" * 1000 + "]" * 1000
+    f.write_bytes(text.encode("utf-8", "surrogatepass"))
+    _run_patient(f, "patient TOML", origin, today, mutations)
+
+
+def _fuzz_fhir(tmp_path, case):
+    origin, b, today, mutations = case
+    f = tmp_path / "b.json"
+    try:
+        text = json.dumps(b, allow_nan=True, default=str, ensure_ascii=False)
+    except RecursionError:
+        text = '{"resourceType": "Bundle", "entry": ' + "[" * 1000 + "]" * 1000 + "}"
+    f.write_bytes(text.encode("utf-8", "surrogatepass"))
+    _run_patient(f, "FHIR bundle", origin, today, mutations)
+
+
 # -- the two profiles --------------------------------------------------------------------
 
 def _tests(n: int, mark=None):
     @_settings(n)
-    @given(d=patient_dicts())
-    def json_case(tmp_path_factory, d):
-        _fuzz_json(tmp_path_factory.mktemp("j"), d)
+    @given(c=patient_cases())
+    def json_case(tmp_path_factory, c):
+        _fuzz_json(tmp_path_factory.mktemp("j"), c)
 
     @_settings(n)
-    @given(d=patient_dicts())
-    def toml_case(tmp_path_factory, d):
-        _fuzz_toml(tmp_path_factory.mktemp("t"), d)
+    @given(c=patient_cases(), bare=st.booleans())
+    def toml_case(tmp_path_factory, c, bare):
+        _fuzz_toml(tmp_path_factory.mktemp("t"), c, bare)
 
     @_settings(n)
-    @given(b=bundles())
-    def fhir_case(tmp_path_factory, b):
-        _fuzz_fhir(tmp_path_factory.mktemp("f"), b)
+    @given(c=bundle_cases())
+    def fhir_case(tmp_path_factory, c):
+        _fuzz_fhir(tmp_path_factory.mktemp("f"), c)
 
     @_settings(n if mark else max(12, n // 4))
     @given(c=cohorts())
@@ -632,6 +1320,92 @@ def test_known_crashers_are_refused(tmp_path):
         f.write_text(text, "utf-8")
         with pytest.raises(InputError):
             interpret(load_patient(f), today=TODAY)
+
+
+def _bundle_with(dosage_repeat: dict) -> dict:
+    return {"resourceType": "Bundle", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p", "birthDate": "1950-01-01"}},
+        {"resource": {"resourceType": "Observation", "id": "o", "status": "final",
+                      "code": {"coding": [{"system": io_mod.LOINC, "code": "41171-0"}]},
+                      "effectiveDateTime": "2024-06-01",
+                      "valueQuantity": {"value": 300, "code": "ng/L"}}},
+        {"resource": {"resourceType": "MedicationStatement", "id": "m", "status": "active",
+                      "medicationCodeableConcept": {"text": "alendronate"},
+                      "effectivePeriod": {"start": "2024-01-01"},
+                      "dosage": [{"timing": {"repeat": dosage_repeat}}]}}]}
+
+
+_PATIENT = {"patient": {"id": "x", "birth_date": "1950-01-01"},
+            "measurements": [{"date": "2024-01-01", "marker": "CTX", "value": 300,
+                              "unit": "ng/L"}]}
+
+
+@pytest.mark.parametrize("name, data, argv, expected", [
+    # a duration beyond the largest float was an OverflowError traceback (units.convert)
+    ("huge.json", dict(_PATIENT, treatments=[{"drug": "prednisone", "start": "2020-01-01",
+                                              "interval": "1e+308 a"}]), [],
+     r"^DataError: .*treatments\[1\]: interval '1e\+308 a' is not a duration"),
+    ("huge.json", _bundle_with({"frequency": 1, "period": 1e308, "periodUnit": "a"}), [],
+     r"^DataError: .*MedicationStatement/m: interval '1e\+308 a'"),
+    # a FHIR frequency that is no positive whole number was ignored or divided the period
+    ("freq.json", _bundle_with({"frequency": 0, "period": 1, "periodUnit": "wk"}), [],
+     r"^DataError: MedicationStatement/m\.dosage\[0\]\.timing\.repeat\.frequency 0: "
+     r"expected a positive whole number"),
+    ("freq.json", _bundle_with({"frequency": 2.5, "period": 1, "periodUnit": "wk"}), [],
+     r"frequency 2\.5: expected a positive whole number"),
+    # a period without its unit was dropped, and the usual interval used instead
+    ("unit.json", _bundle_with({"frequency": 1, "period": 1}), [],
+     r"repeat\.period 1 has no periodUnit; expected one of a, d, h"),
+    # a magnesium supplement of 1e-9 mg/d gave a Ca/Mg ratio of 1.2e12, 1e-320 an infinite one
+    ("mg.json", {**_PATIENT, "patient": {"id": "x", "calcium_supplement_mg_d": 1200,
+                                         "magnesium_supplement_mg_d": 1e-9}}, [],
+     r"^DataError: .*magnesium_supplement_mg_d 1e-09 must be a number from 0 to 3500 \(mg "
+     r"per day, 0 or at least 0\.001"),
+    # an as_of or --today that is no date did not name the field
+    ("asof.json", dict(_PATIENT, as_of="2024-05-01T08:00:00Z"), [],
+     r"^DataError: asof\.json: as_of = '2024-05-01T08:00:00Z' must be a date YYYY-MM-DD"),
+    # an [assay] key holding a line break split the one-line message
+    ("assay.json", dict(_PATIENT, assay={"\n": None}), [],
+     r"^DataError: assay\.json: \[assay\]: '\\n' = None must be a table such as "
+     r"\[assay\.CTX_I\]"),
+    # an [assay] marker that is none did not say where it was
+    ("assay.json", dict(_PATIENT, assay={"XYZ": {"ri_low": 1, "ri_high": 2}}), [],
+     r"^KnowledgeBaseError: assay\.XYZ: unknown marker 'XYZ'; expected one of CTX_I"),
+    # a FHIR resource other than a Bundle was read as the patient layout ("unknown fields")
+    ("patient.json", {"resourceType": "Patient", "id": "p"}, [],
+     r"^DataError: patient\.json: resourceType = 'Patient': expected 'Bundle'"),
+    ("today.json", _PATIENT, ["--today", "2024-02-30"],
+     r"^InputError: --today '2024-02-30': expected a date YYYY-MM-DD$"),
+])
+def test_fuzz_findings_are_refused_with_one_line(tmp_path, name, data, argv, expected):
+    """What the plausible-and-mutated patient fuzz found, kept as fixed examples."""
+    f = tmp_path / name
+    f.write_text(json.dumps(data), "utf-8")
+    rc, out, err = _cli(f, None) if not argv else _cli_argv([str(f), *argv])
+    assert rc == 2 and len(err.splitlines()) == 1, err
+    assert re.search(expected, err.strip()), err
+
+
+def _cli_argv(args: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli_main(["interpret", *args])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_calcium_without_magnesium_prints_no_infinity(tmp_path):
+    """A calcium supplement with 0 mg/d magnesium: the ratio has no finite value; the
+    finding's ``ratio`` is null and the message says so in words (no "inf" or "∞")."""
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({**_PATIENT, "patient": {
+        "id": "x", "calcium_supplement_mg_d": 1200, "magnesium_supplement_mg_d": 0}}), "utf-8")
+    rc, out, err = _cli(f, TODAY)
+    assert rc == 0, err
+    assert "calcium with no magnesium (not a finite ratio)" in out and "∞" not in out
+    r = interpret(load_patient(f), today=TODAY)
+    (hit,) = [x for x in r.findings if x.code == "CA_MG_RATIO_HIGH"]
+    assert hit.numbers["ratio"] is None and "只补钙不补镁" in hit.message.zh
+    _check_patient_report(load_patient(f), r, TODAY, out)
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from .io import load_patient
 from .records import PatientRecord
 from .rules import RULESETS
 from .simulated import DEFAULT_START_DATE
+from .values import to_day
 
 __all__ = ["register"]
 
@@ -90,6 +91,11 @@ def run(args: argparse.Namespace) -> int:
     if args.scenario and not args.simulated:
         raise InputError("--scenario goes with --simulated CSV")
     _check_outputs(args)
+    if args.today is not None:
+        try:
+            to_day(args.today)
+        except InputError:
+            raise InputError(f"--today {args.today!r}: expected a date YYYY-MM-DD") from None
     if args.cohort:
         return _run_cohort(args)
     if args.simulated:

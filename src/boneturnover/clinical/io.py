@@ -96,6 +96,10 @@ def load_patient(path: str | Path) -> PatientRecord:
         data = _parse(p, text, "json")
         if isinstance(data, Mapping) and data.get("resourceType") == "Bundle":
             return fhir_bundle_to_patient(data, p.name)
+        if isinstance(data, Mapping) and "resourceType" in data:
+            raise DataError(f"{p.name}: resourceType = {shown(data['resourceType'])}: expected "
+                            "'Bundle' (a FHIR R4 Bundle), or the patient layout of "
+                            "docs/CLINICAL.md without resourceType")
     else:
         raise InputError(f"{p}: expected a .toml or .json file")
     return PatientRecord.from_dict(data, p.name)
@@ -503,6 +507,12 @@ def _medication(r: _Node, rid: str, by_ref: Mapping[str, _Node]) -> TreatmentRec
     rep = dosage.obj("timing").obj("repeat")
     period_v, unit, freq = rep.num("period"), rep.str("periodUnit"), rep.num("frequency")
     interval = None
+    if freq is not None and (freq != int(freq) or freq < 1):
+        raise DataError(f"{rep.where}.frequency {freq!r}: expected a positive whole number "
+                        "(times per period)")
+    if period_v is not None and not unit:
+        raise DataError(f"{rep.where}.period {period_v!r} has no periodUnit; expected one of "
+                        f"{', '.join(sorted(_UCUM_TIME))}")
     if period_v is not None and unit:
         if unit not in _UCUM_TIME:
             raise DataError(f"{rep.where}.periodUnit {unit!r}: expected one of "

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
-from .values import RAW_COLUMNS
+from ..errors import DataError, InputError
+from .values import RAW_COLUMNS, to_day
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,6 +123,20 @@ def _iso(v: Any, where: str) -> str | None:
     if isinstance(v, str):
         return v.strip()
     raise DataError(f"{where}: {v!r} is not a date YYYY-MM-DD")
+
+
+def _as_of(v: Any, label: str) -> str | None:
+    """The evaluation date stored with a case, checked here: it is no record field, so
+    nothing later names it in a message."""
+    text = _iso(v, f"{label}: as_of")
+    if text is None:
+        return None
+    try:
+        to_day(text)
+    except InputError:
+        raise DataError(f"{label}: as_of = {shown(v)} must be a date YYYY-MM-DD (the "
+                        "evaluation date of the case)") from None
+    return text
 
 
 @dataclass(frozen=True)
@@ -283,7 +297,7 @@ class PatientRecord:
             ckd=pat.get("ckd"), glucocorticoids=pat.get("glucocorticoids"),
             calcium_supplement_mg_d=pat.get("calcium_supplement_mg_d"),
             magnesium_supplement_mg_d=pat.get("magnesium_supplement_mg_d"),
-            assay=assay, as_of=_iso(d.get("as_of"), f"{label}: as_of"),
+            assay=assay, as_of=_as_of(d.get("as_of"), label),
         )
 
     def raw_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]],
@@ -321,10 +335,13 @@ def check_assay(assay: Any, where: str) -> dict[str, dict[str, Any]]:
         raise DataError(f"{where}: must be a table of markers, got {shown(assay)}")
     out = {}
     for k, v in assay.items():
+        # a marker key as written may hold anything (a line break): shown, as values are
+        name = str(k) if str(k).isidentifier() else shown(str(k))
         if not isinstance(v, Mapping):
-            raise DataError(f"{where}: {k} = {shown(v)} must be a table such as "
-                            f"[assay.{k}] with ri_low, ri_high, unit")
-        check_fields(v, "assay", f"{where} {k}")
+            example = name if str(k).isidentifier() else "CTX_I"
+            raise DataError(f"{where}: {name} = {shown(v)} must be a table such as "
+                            f"[assay.{example}] with ri_low, ri_high, unit")
+        check_fields(v, "assay", f"{where} {name}")
         out[str(k)] = dict(v)
     return out
 

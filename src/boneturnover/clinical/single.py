@@ -33,6 +33,7 @@ from .rules import Ruleset
 from .values import (
     DAYS_PER_YEAR,
     LIMITS,
+    SUPPLEMENT_MIN_MG_D,
     comparator_of,
     day_to_iso,
     mg_factor,
@@ -183,9 +184,11 @@ def normalise_records(patient: PatientRecord, *, catalog: MarkerCatalog, drugs: 
     for col in ("calcium_supplement_mg_d", "magnesium_supplement_mg_d"):
         v, _, bad = numbers(_col(pa, col))
         slim = LIMITS[col]
-        add(pa, [b or x < slim.low or x > slim.high for x, b in zip(v, bad, strict=True)], col,
+        add(pa, [b or x < slim.low or x > slim.high or 0 < x < SUPPLEMENT_MIN_MG_D
+                 for x, b in zip(v, bad, strict=True)], col,
             lambda r, c=col, lim=slim: f"{c} {r[c]!r} must be a number from {lim.low:g} "
-            f"to {lim.high:g} (mg per day; {lim.cite}; {lim.evidence})")
+            f"to {lim.high:g} (mg per day, 0 or at least {SUPPLEMENT_MIN_MG_D:g}; "
+            f"{lim.cite}; {lim.evidence})")
         supp[col] = v
     pid_of: dict[str, int] = {}
     for r, b in zip(pa, pid_blank, strict=True):

@@ -37,6 +37,7 @@ from .values import (
     LIMITS,
     RAW_COLUMNS,
     REQUIRED,
+    SUPPLEMENT_MIN_MG_D,
     Limit,
     day_to_iso,
     split_comparator,
@@ -232,9 +233,10 @@ def normalise(
     for col in ("calcium_supplement_mg_d", "magnesium_supplement_mg_d"):
         v, _, bad = _numbers(pa[col])
         lim = LIMITS[col]
-        err.add(pa, bad | (v < lim.low) | (v > lim.high), col,
-                lambda r, c=col, lim=lim: f"{c} {r[c]!r} must be a number from {lim.low:g} "
-                f"to {lim.high:g} (mg per day; {lim.cite}; {lim.evidence})")
+        err.add(pa, bad | (v < lim.low) | (v > lim.high) | ((v > 0) & (v < SUPPLEMENT_MIN_MG_D)),
+                col, lambda r, c=col, lim=lim: f"{c} {r[c]!r} must be a number from "
+                f"{lim.low:g} to {lim.high:g} (mg per day, 0 or at least "
+                f"{SUPPLEMENT_MIN_MG_D:g}; {lim.cite}; {lim.evidence})")
         supp[col] = v
     ids = pa["patient_id"][~pid_blank]
     pid_of = {p: i for i, p in enumerate(pd.unique(ids))}

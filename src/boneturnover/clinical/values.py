@@ -25,7 +25,8 @@ from typing import Any
 
 from ..errors import InputError
 
-__all__ = ["RAW_COLUMNS", "REQUIRED", "COMPARATORS", "Limit", "LIMITS", "DAYS_PER_YEAR",
+__all__ = ["RAW_COLUMNS", "REQUIRED", "COMPARATORS", "Limit", "LIMITS", "SUPPLEMENT_MIN_MG_D",
+           "DAYS_PER_YEAR",
            "to_day", "day_to_iso", "parse_date", "parse_bool", "parse_time", "comparator_of",
            "split_comparator", "text_of", "numbers"]
 
@@ -79,6 +80,10 @@ LIMITS: Mapping[str, Limit] = {
                      "is elemental calcium (hundreds of mg); 10 g per dose is beyond any",
                      "expert-opinion"),
 }
+#: The smallest supplement amount (mg/d) that is one: a positive amount below it is an
+#: entry or export error (1e-9 mg/d gave a Ca/Mg ratio of 1.2e12, 1e-320 an infinite one),
+#: as for the magnesium intake of a scenario.
+SUPPLEMENT_MIN_MG_D = 0.001
 #: Days per year: the Julian year of UCUM ("a").
 DAYS_PER_YEAR = 365.25
 

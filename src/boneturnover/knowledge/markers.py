@@ -588,6 +588,9 @@ class MarkerCatalog(Mapping[str, Marker]):
             return self
         new = dict(self._markers)
         for name, ov in overrides.items():
+            if self.find(str(name)) is None:  # name the table, as for its fields
+                raise KnowledgeBaseError(f"assay.{name}: unknown marker {str(name)!r}; "
+                                         f"expected one of {', '.join(self)}")
             m = self.resolve(name)
             if not isinstance(ov, Mapping):
                 raise KnowledgeBaseError(f"assay.{name}: expected a table, got {ov!r}")
