@@ -1131,7 +1131,7 @@ def _check_patient_report(p, report, today: str, text: str) -> None:
             raise Silent(f"{f.code}: value {f.value!r}")
         for lang in ("en", "zh"):
             msg = getattr(f.message, lang)
-            for g in sorted((x for x in given if x), key=len, reverse=True):
+            for g in sorted((x for x in given if len(x) >= 3), key=len, reverse=True):
                 msg = msg.replace(g, "")
             hit = _NONSENSE.search(msg)
             if hit:
