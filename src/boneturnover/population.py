@@ -359,10 +359,12 @@ def solve_chunk(
         max_steps = 200_000 + 400 * max(len(r) for r in rows)
         direct = target is not None and sub.size == count  # one batch holds every subject
         with lock:
-            os_, st, stats = _observe(model, rec[sub], y_start[st_h == Status.OK], t_scen + h,
-                                      base[sub], constants, events=ev,
-                                      t_start_h=np.full(sub.size, float(h)),
-                                      max_steps=max_steps, out=target if direct else None)
+            # compiled code follows NumPy's arithmetic: a failing subject is its status
+            os_, _, st, stats = model.observe(rec[sub], y_start[st_h == Status.OK],
+                                              t_scen + h, base[sub], constants, events=ev,
+                                              t_start_h=np.full(sub.size, float(h)),
+                                              max_steps=max_steps,
+                                              out=target if direct else None)
         solved.append((sub, os_))
         status[sub] = st
         t_fail[sub] = stats[:, 3]
@@ -502,8 +504,8 @@ def _history(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, history_h: floa
     if todo:
         idx = np.array(list(todo.values()))
         with lock:
-            yh, st, stats = _solve(model, rec_hist[idx], y0s[idx], np.array([history_h]),
-                                   max_steps=_HISTORY_MAX_STEPS)
+            yh, st, stats = model.solve(rec_hist[idx], y0s[idx], np.array([history_h]),
+                                        max_steps=_HISTORY_MAX_STEPS)
         for j, key in enumerate(todo):
             entry = (yh[j, -1].copy(), int(st[j]), float(stats[j, 3]))
             found[key] = entry
@@ -593,26 +595,6 @@ def _likely_cause(overrides: dict[str, float], scenario: Scenario, in_history: b
         return (f"the doses ({len(scenario.doses)} record(s) into {targets}); check their "
                 "amounts and intervals")
     return "none of the input: a numerical failure of the model on its bundled values"
-
-
-def _solve(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
-           events: EventTable | None = None, t_start_h: np.ndarray | None = None,
-           max_steps: int = 200_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``model.solve``: ``(states, status, stats)``. The compiled code follows NumPy's
-    arithmetic (a division by zero gives inf or NaN, never an exception), so a failing
-    subject comes back as its status."""
-    return model.solve(rec, y0s, t_out, events=events, t_start_h=t_start_h,
-                       max_steps=max_steps)
-
-
-def _observe(model: BoneModel, rec: np.ndarray, y0s: np.ndarray, t_out: np.ndarray,
-             base: np.ndarray, constants: np.ndarray, events: EventTable | None = None,
-             t_start_h: np.ndarray | None = None, max_steps: int = 200_000,
-             out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``model.observe``: ``(columns, status, stats)`` (see :func:`_solve`)."""
-    cols, _, status, stats = model.observe(rec, y0s, t_out, base, constants, events=events,
-                                           t_start_h=t_start_h, max_steps=max_steps, out=out)
-    return cols, status, stats
 
 
 # --------------------------------------------------------------------------------------
