@@ -46,7 +46,7 @@ class LUPlan:
     u_idx: np.ndarray
     fill_i: np.ndarray
     fill_j: np.ndarray
-    pattern: np.ndarray | None = None
+    pattern: np.ndarray
 
     @property
     def flops(self) -> int:
@@ -159,7 +159,7 @@ def lu_source(plan: LUPlan) -> str:
         raise ValueError("the plan's fill differs from its factors")
     pattern = plan.pattern
     slots = sorted(pos.items(), key=lambda e: e[1])
-    src_i = [i if pattern is None or pattern[i, j] else -1 for (i, j), _ in slots]
+    src_i = [i if pattern[i, j] else -1 for (i, j), _ in slots]
     src_j = [j for (_, j), _ in slots]
     diag = [pos[(i, i)] for i in range(n)]
     # the factorisation as loops over constant tables of slots: it runs once a step and
