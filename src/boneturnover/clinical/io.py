@@ -640,13 +640,12 @@ def _check_duplicate_header(path: Path, raw: bytes) -> None:
 
 
 def _check_columns(path: Path, kind: str, cols: list[str]) -> None:
+    """Refuse a column the layout does not have (a repeated one is refused from the header
+    as written, :func:`_check_duplicate_header`)."""
     unknown = set(cols) - set(RAW_COLUMNS[kind])
     if unknown:
         raise InputError(f"{path}: unknown column(s) {sorted(unknown)}; expected "
                          f"{list(RAW_COLUMNS[kind])}")
-    dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup:
-        raise InputError(f"{path}: column(s) {dup} appear more than once")
 
 
 def _read_csv_lines(path: Path, raw: bytes,
