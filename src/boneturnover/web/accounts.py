@@ -122,12 +122,18 @@ def sign_out(db: Session, token: str | None) -> None:
         db.commit()
 
 
-def create_token(db: Session, who: Actor, user_id: int, name: str) -> str:
-    """A new API token for a user of the admin's site; the token is returned once."""
+def _site_user(db: Session, who: Actor, user_id: int) -> User:
+    """A user of the administrator's own site (another site's users do not exist here)."""
     who.require("admin")
     user = db.get(User, user_id)
     if user is None or user.site_id != who.site_id:
         raise InputError(f"user {user_id}: no such user at your site")
+    return user
+
+
+def create_token(db: Session, who: Actor, user_id: int, name: str) -> str:
+    """A new API token for a user of the admin's site; the token is returned once."""
+    user = _site_user(db, who, user_id)
     if not name.strip():
         raise InputError("token name: empty; name the system that will use it")
     token = new_token()
@@ -149,10 +155,7 @@ def revoke_token(db: Session, who: Actor, token_id: int) -> None:
 
 
 def unlock(db: Session, who: Actor, user_id: int) -> None:
-    who.require("admin")
-    user = db.get(User, user_id)
-    if user is None or user.site_id != who.site_id:
-        raise InputError(f"user {user_id}: no such user at your site")
+    user = _site_user(db, who, user_id)
     user.locked_until, user.failed_logins = None, 0
     audit(db, who, "unlock-user", detail=user.username)
     db.commit()
@@ -160,10 +163,7 @@ def unlock(db: Session, who: Actor, user_id: int) -> None:
 
 def set_active(db: Session, who: Actor, user_id: int, active: bool) -> None:
     """Deactivate a user (their logins and tokens stop working at once) or reactivate."""
-    who.require("admin")
-    user = db.get(User, user_id)
-    if user is None or user.site_id != who.site_id:
-        raise InputError(f"user {user_id}: no such user at your site")
+    user = _site_user(db, who, user_id)
     if user.id == who.user_id and not active:
         raise InputError("you cannot deactivate yourself; ask another administrator")
     user.active = active

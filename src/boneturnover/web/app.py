@@ -106,29 +106,16 @@ def _handlers(app: FastAPI) -> None:
                                 headers={"WWW-Authenticate": "Bearer"})
         return RedirectResponse("/login", status_code=303)
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden):
-        return _answer(request, 403, str(exc))
+    def answer_with(status: int):
+        async def handler(request: Request, exc: Exception):
+            return _answer(request, status, str(exc))
+        return handler
 
-    @app.exception_handler(NotFound)
-    async def _not_found(request: Request, exc: NotFound):
-        return _answer(request, 404, str(exc))
-
-    @app.exception_handler(BrowserNotFoundError)
-    async def _no_browser(request: Request, exc: BrowserNotFoundError):
-        return _answer(request, 503, str(exc))
-
-    @app.exception_handler(InputError)
-    async def _bad_input(request: Request, exc: InputError):
-        return _answer(request, 422, str(exc))
-
-    @app.exception_handler(RenderError)
-    async def _render(request: Request, exc: RenderError):
-        return _answer(request, 503, str(exc))
-
-    @app.exception_handler(BoneTurnoverError)
-    async def _other(request: Request, exc: BoneTurnoverError):
-        return _answer(request, 400, str(exc))
+    # the first class that matches answers (FastAPI looks an exception's classes up in
+    # method-resolution order), so BoneTurnoverError is the fallback of its subclasses
+    for kind, status in ((Forbidden, 403), (NotFound, 404), (BrowserNotFoundError, 503),
+                         (InputError, 422), (RenderError, 503), (BoneTurnoverError, 400)):
+        app.add_exception_handler(kind, answer_with(status))
 
     @app.exception_handler(IntegrityError)
     async def _conflict(request: Request, exc: IntegrityError):
