@@ -22,8 +22,6 @@ import json
 import math
 import os
 import re
-import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -40,6 +38,7 @@ from boneturnover.clinical.catalog import CATALOG, DRUGS
 from boneturnover.clinical.cohort import interpret_cohort
 from boneturnover.clinical.tables import LIMITS, RAW_COLUMNS, REQUIRED
 from boneturnover.errors import InputError
+from fuzz_support import fuzz_case, write_stats
 
 DATA = Path(__file__).resolve().parent / "data"
 TODAY = "2025-01-01"
@@ -426,41 +425,25 @@ def _check_cohort(res, strict: bool) -> None:
                                                           v.tolist())
 
 
-class Hang(BaseException):
-    """A cohort case ran past :data:`HANG_S` (BaseException: no handler swallows it)."""
-
-
-def _alarm(signum, frame):  # pragma: no cover - only when a case hangs
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
-    raise Hang(f"the case ran longer than {HANG_S:g} s")
-
-
 def _fuzz_cohort(tmp_path, case):
     origin, files, strict = case
     for name, data in files.items():
         if data is not None:
             (tmp_path / name).write_bytes(data)
     kind = "cohort CSV"
-    outcome = "crash"
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_S)
-    t0 = time.perf_counter()
-    try:
+    with fuzz_case(STATS, kind, origin, HANG_S) as case:
         try:
             res = interpret_cohort(load_cohort(tmp_path), today=TODAY)
         except InputError as exc:
             text = str(exc)
             assert "Traceback" not in text and text.strip() and "\n" not in text, text
-            outcome = "refused"
+            case.outcome = "refused"
             MESSAGES[(kind, text[:300])] += 1
             return
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if time.perf_counter() - t0 > HANG_S:
-            outcome = "hang"
-            raise Hang(f"the case took {time.perf_counter() - t0:.1f} s")
-        outcome = "silent"
+        case.returned()
+        case.outcome = "silent"
         _check_cohort(res, strict)
-        outcome = "interpreted"
+        case.outcome = "interpreted"
         st_ = res.status.set_index("patient_id")["state"]
         for pid, state in st_.items():
             if str(pid).startswith("B"):
@@ -468,16 +451,6 @@ def _fuzz_cohort(tmp_path, case):
         if origin == "plausible":
             for msg in res.status.loc[res.status["state"] == "failed", "error"]:
                 MESSAGES[(kind + " plausible failed", str(msg)[:300])] += 1
-    except Hang:
-        outcome = "hang"
-        raise
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        STATS[(kind, "cases")] += 1
-        STATS[(kind, outcome)] += 1
-        STATS[(kind, f"{origin} cases")] += 1
-        STATS[(kind, f"{origin} {outcome}")] += 1
 
 
 # -- patient JSON / TOML and FHIR bundles ----------------------------------------------
@@ -1176,47 +1149,26 @@ def _run_patient(path: Path, kind: str, origin: str, today: str | None,
     """Interpret one file through the command line; count and assert its outcome: exit 0
     with a report whose findings hold the invariants, or exit 2 with one line naming what
     is wrong; a plausible record must be interpreted."""
-    outcome = "crash"
-    previous = signal.signal(signal.SIGALRM, _alarm_patient)
-    signal.setitimer(signal.ITIMER_REAL, PATIENT_HANG_S)
-    t0 = time.perf_counter()
-    try:
+    with fuzz_case(STATS, kind, origin, PATIENT_HANG_S) as case:
         rc, out, err = _cli(path, today)
-        if time.perf_counter() - t0 > PATIENT_HANG_S:
-            outcome = "hang"
-            raise Hang(f"the case took {time.perf_counter() - t0:.1f} s")
+        case.returned()
         lines = err.splitlines()
         if rc == 2:
             assert len(lines) == 1 and _ERROR_LINE.match(lines[0]), err
             assert "Traceback" not in err, err
-            outcome = "refused"
+            case.outcome = "refused"
             MESSAGES[(kind + f" {origin}", lines[0][:300])] += 1
             assert origin != "plausible", f"a plausible record was refused: {lines[0]}"
             return
         assert rc == 0, (rc, err)
-        outcome = "silent"
+        case.outcome = "silent"
         assert out.strip() and not err.strip(), err
         p = load_patient(path)
         when = today or p.as_of or dt.date.today().isoformat()
         _check_patient_report(p, interpret(p, today=when), when, out)
-        outcome = "interpreted"
+        case.outcome = "interpreted"
         for m in set(mutations):
             STATS[(kind, f"mutation {m} interpreted")] += 1
-    except Hang:
-        outcome = "hang"
-        raise
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        STATS[(kind, "cases")] += 1
-        STATS[(kind, outcome)] += 1
-        STATS[(kind, f"{origin} cases")] += 1
-        STATS[(kind, f"{origin} {outcome}")] += 1
-
-
-def _alarm_patient(signum, frame):  # pragma: no cover - only when a case hangs
-    signal.setitimer(signal.ITIMER_REAL, 1.0)
-    raise Hang(f"the case ran longer than {PATIENT_HANG_S:g} s")
 
 
 def _fuzz_json(tmp_path, case):
@@ -1413,16 +1365,7 @@ def _write_stats():
     yield
     target = os.environ.get("BONETURNOVER_FUZZ_STATS")
     if target and STATS:
-        path = Path(target)
-        try:
-            merged = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError):
-            merged = {}
-        merged.update({f"{k} {o}": n for (k, o), n in sorted(STATS.items())})
-        for kind in {k for k, _ in STATS}:  # every outcome, 0 included
-            for o in ("interpreted", "refused", "crash", "hang", "silent"):
-                merged.setdefault(f"{kind} {o}", 0)
-        path.write_text(json.dumps(dict(sorted(merged.items())), indent=1), "utf-8")
+        write_stats(target, STATS, ("interpreted", "refused", "crash", "hang", "silent"))
     target = os.environ.get("BONETURNOVER_FUZZ_MESSAGES")
     if target and MESSAGES:
         Path(target).write_text("".join(f"{n}\t{k}\t{m}\n" for (k, m), n

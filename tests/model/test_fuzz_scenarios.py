@@ -55,6 +55,7 @@ from boneturnover.knowledge.regimens import regimen_names
 from boneturnover.magnesium import INTAKE_LIMITS_MG_DAY
 from boneturnover.model.spec import load_model
 from boneturnover.scenario import _KIDNEY_KEYS
+from fuzz_support import fuzz_case, write_stats
 
 SPEC = load_model()
 PARAMS = SPEC.parameter_names
@@ -501,15 +502,6 @@ MESSAGES: Counter = Counter()
 LAST: dict[str, list[str]] = {"lines": []}
 
 
-class Hang(BaseException):
-    """A case ran past :data:`HANG_S` (BaseException: no library handler swallows it)."""
-
-
-def _alarm(signum, frame):  # pragma: no cover - only when a case hangs
-    signal.setitimer(signal.ITIMER_REAL, 1.0)  # again, if a callback swallows this one
-    raise Hang(f"the case ran longer than {HANG_S:g} s")
-
-
 _WARM: list[bool] = []
 
 
@@ -584,47 +576,30 @@ def _outcome(kind: str, origin: str, fn) -> int:
     """Run ``fn`` (returns the exit status), count and assert its outcome."""
     _warm_up()
     err = io.StringIO()
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_S)
-    t0 = time.perf_counter()
-    outcome = "crash"
-    try:
+    with fuzz_case(STATS, kind, origin, HANG_S) as case:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             rc, check = fn()
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        if time.perf_counter() - t0 > HANG_S:
-            outcome = "hang"
-            raise Hang(f"the case took {time.perf_counter() - t0:.1f} s")
+        case.returned()
         text = err.getvalue()
         lines = [line for line in text.splitlines() if not line.startswith("warning: ")]
         LAST["lines"] = lines
         if rc == 0:
             assert not lines, text
-            outcome = "silent"
+            case.outcome = "silent"
             check(text)
-            outcome = "ran"
+            case.outcome = "ran"
         else:
             assert rc in (2, 3), (rc, text)
             assert len(lines) == 1 and ": " in lines[0], text
             if rc == 2:
                 assert lines[0].split(":")[0].endswith("Error"), text
-                outcome = "refused"
+                case.outcome = "refused"
                 MESSAGES[lines[0][:300]] += 1
             else:
                 assert lines[0].startswith("SolverError: subject") and \
                     "likely cause" in lines[0], text
-                outcome = "exit 3"
+                case.outcome = "exit 3"
         return rc
-    except Hang:
-        outcome = "hang"
-        raise
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        STATS[(kind, "cases")] += 1
-        STATS[(kind, outcome)] += 1
-        STATS[(kind, f"{origin} cases")] += 1
-        STATS[(kind, f"{origin} {outcome}")] += 1
 
 
 def run_case(data: dict, folder: Path, origin: str = "example") -> int:
@@ -732,26 +707,12 @@ def test_fuzz_report():
                                 "utf-8")
 
 
-def write_stats(target: str, stats: Counter) -> None:
-    """Merge ``stats`` (``(kind, outcome) -> n``) into the JSON file ``target``."""
-    path = Path(target)
-    try:
-        merged = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        merged = {}
-    merged.update({f"{k} {o}": n for (k, o), n in sorted(stats.items())})
-    for kind in {k for k, _ in stats}:  # every outcome, 0 included
-        for o in OUTCOMES:
-            merged.setdefault(f"{kind} {o}", 0)
-    path.write_text(json.dumps(dict(sorted(merged.items())), indent=1), "utf-8")
-
-
 @pytest.fixture(autouse=True)
 def _write_stats():
     yield
     target = os.environ.get("BONETURNOVER_FUZZ_STATS")
     if target and STATS:
-        write_stats(target, STATS)
+        write_stats(target, STATS, OUTCOMES)
 
 
 @pytest.mark.parametrize("data", [
