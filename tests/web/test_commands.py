@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -84,3 +85,65 @@ def test_create_admin_on_postgresql(tmp_path, capsys):
         u = db.scalars(select(User)).one()
         assert u.role == "admin" and db.get(Site, u.site_id).name == "clinic-a"
     engine.dispose()
+
+
+def test_serve_runs_several_worker_processes_on_one_database(tmp_path):
+    """``serve --workers 2``: the schema is migrated once, two worker processes answer,
+    and an administrator made before serves both."""
+    import os
+    import socket
+    import time
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import httpx
+
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\n")
+    data = tmp_path / "data"
+    assert main(["serve", "--create-admin", "--username", "root", "--password-file", str(pw),
+                 "--data", str(data)]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tmp_path / "server.log"
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([sys.executable, "-m", "boneturnover", "serve", "--data",
+                                 str(data), "--port", str(port), "--workers", "2"],
+                                stdout=subprocess.DEVNULL, stderr=fh)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+            assert proc.poll() is None, log.read_text()[-2000:]
+        workers = []
+        for _ in range(100):  # the workers start one after the other
+            proc_dir = Path("/proc")
+            children = (proc_dir / str(proc.pid) / "task" / str(proc.pid) / "children"
+                        ).read_text().split()
+            workers = [c for c in children if b"spawn_main" in
+                       (proc_dir / c / "cmdline").read_bytes()]
+            if len(workers) == 2:
+                break
+            time.sleep(0.1)
+        assert len(workers) == 2, (children, log.read_text()[-2000:])
+        r = httpx.post(f"{base}/login", data={"username": "root", "password": PASSWORD})
+        assert r.status_code == 303, r.text
+        assert "2 processes" in log.read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert os.path.exists(data / "clinic.sqlite3")
+
+
+def test_serve_workers_must_be_a_positive_number(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--workers", "0"])
+    assert "expected a whole number of processes, 1 or more" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def test_the_migrations_match_the_models(database_url):
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
         assert diff == [], diff
-        assert webdb.current_revision(engine) == webdb.head_revision() == "0002"
+        assert webdb.current_revision(engine) == webdb.head_revision() == "0003"
         webdb.upgrade(engine)  # a second start changes nothing
         assert set(inspect(engine).get_table_names()) >= set(Base.metadata.tables)
     finally:

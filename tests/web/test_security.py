@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, func, select
 
-from boneturnover.web.models import Login, User
+from boneturnover.web.models import Login, SignInAttempt, User
 from boneturnover.web.security import LIMITS, RateLimiter, hash_password, verify_password
 
-from .conftest import PASSWORD
+from .conftest import PASSWORD, TestClient
 
 
 def test_passwords_are_argon2id_hashes():
@@ -74,6 +74,46 @@ def test_too_many_attempts_from_one_address_are_refused(clinic):
     codes = [c.post("/login", data={"username": "x", "password": "y" * 12}).status_code
              for _ in range(4)]
     assert codes == [401, 401, 401, 429]
+    with clinic.db() as db:  # the refused attempt is not kept
+        assert db.scalar(select(func.count()).select_from(SignInAttempt)) == 3
+
+
+def test_two_server_processes_share_the_lock_out_and_the_address_limit(clinic):
+    """Two apps on one database stand for two processes of ``serve --workers 2``: the
+    failures counted by each add up to one lock-out, and the attempts of one address to
+    one rate limit."""
+    from boneturnover.web.app import create_app
+
+    from .conftest import NOW
+
+    other = create_app(clinic.url, clock=lambda: NOW)
+    try:
+        one, two = clinic.client(), TestClient(other)
+        n = LIMITS["lockout_failures"]["value"]
+        for i in range(n):
+            c = one if i % 2 else two
+            assert c.post("/login", data={"username": "doc", "password": "wrong password!"}
+                          ).status_code == 401
+        for c in (one, two):
+            r = c.post("/login", data={"username": "doc", "password": PASSWORD})
+            assert r.status_code == 401 and "locked out" in r.text
+        limit = 4
+        clinic.app.state.login_limiter = RateLimiter(limit, 60.0)
+        other.state.login_limiter = RateLimiter(limit, 60.0)
+        codes = [(one if i % 2 else two).post(
+            "/login", data={"username": "x", "password": "y" * 12}).status_code
+            for i in range(limit + 2)]
+        # the lock-out's attempts above count too: this address is over the limit at once
+        assert codes == [429] * (limit + 2)
+        with clinic.db() as db:
+            db.execute(delete(SignInAttempt))
+            db.commit()
+        codes = [(one if i % 2 else two).post(
+            "/login", data={"username": "x", "password": "y" * 12}).status_code
+            for i in range(limit + 2)]
+        assert codes == [401] * limit + [429, 429]
+    finally:
+        other.state.engine.dispose()
 
 
 def test_forms_without_the_csrf_token_are_refused(clinic):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..errors import InputError
@@ -94,10 +94,15 @@ def sign_in(db: Session, username: str, password: str, *, client: str = ""
                             f"{LIMITS['lockout_failures']['value']} failed sign-ins until "
                             f"{locked:%Y-%m-%d %H:%M} UTC; an administrator can unlock it")
     if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= LIMITS["lockout_failures"]["value"]:
-            user.locked_until = now + dt.timedelta(minutes=LIMITS["lockout_minutes"]["value"])
-            user.failed_logins = 0
+        # one UPDATE counts the failure in the database: server processes that answer two
+        # failures at once both count (a read-then-write of the count would lose one)
+        db.execute(update(User).where(User.id == user.id)
+                   .values(failed_logins=User.failed_logins + 1))
+        failures = db.scalar(select(User.failed_logins).where(User.id == user.id))
+        if failures >= LIMITS["lockout_failures"]["value"]:
+            db.execute(update(User).where(User.id == user.id).values(
+                locked_until=now + dt.timedelta(minutes=LIMITS["lockout_minutes"]["value"]),
+                failed_logins=0))
             audit(db, who, "lock-out")
         audit(db, who, "sign-in-refused")
         db.commit()

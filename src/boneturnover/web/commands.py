@@ -11,7 +11,7 @@ import sys
 
 from ..errors import InputError
 
-__all__ = ["register", "run", "DEFAULT_HOST", "DEFAULT_PORT"]
+__all__ = ["register", "run", "serve_app", "DEFAULT_HOST", "DEFAULT_PORT"]
 
 #: The clinic listens on the loopback interface unless told otherwise: put a reverse
 #: proxy with TLS in front of it to serve a network (docs/SERVICE.md).
@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    f"(default {DEFAULT_HOST})")
     p.add_argument("--port", type=int, default=DEFAULT_PORT,
                    help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--workers", type=_workers, default=1, metavar="N",
+                   help="server processes (uvicorn workers, default 1); they share the "
+                        "database, the sign-in limits and the lock-out")
     p.add_argument("--secure-cookies", action="store_true",
                    help="mark the login cookie Secure (TLS ends at a reverse proxy)")
     p.add_argument("--create-admin", action="store_true",
@@ -50,6 +53,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--site", default=None,
                    help="with --create-admin: the administrator's site (default 'main')")
     p.set_defaults(func=run)
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"--workers {text!r}: expected a whole number of "
+                                          "processes, 1 or more")
+    return n
+
+
+#: What the processes of ``serve --workers N`` read their settings from (a worker imports
+#: the app by name, so it cannot be handed one).
+ENV_DATABASE = "BONETURNOVER_SERVE_DATABASE"
+ENV_SECURE = "BONETURNOVER_SERVE_SECURE_COOKIES"
 
 
 def _password(args: argparse.Namespace) -> str:
@@ -100,10 +120,38 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.username or args.password_file or args.site:
         raise InputError("--username, --password-file and --site go with --create-admin")
-    app = create_app(url, secure_cookies=args.secure_cookies)
     shown = url if not url.startswith("postgresql") else url.split("@")[-1]
-    print(f"boneturnover clinic on http://{args.host}:{args.port}/ (database {shown})",
-          file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info",
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+    options = {"host": args.host, "port": args.port, "log_level": "info",
+               "proxy_headers": True, "forwarded_allow_ips": "127.0.0.1"}
+    if args.workers == 1:
+        app = create_app(url, secure_cookies=args.secure_cookies)
+        print(f"boneturnover clinic on http://{args.host}:{args.port}/ (database {shown})",
+              file=sys.stderr)
+        uvicorn.run(app, **options)
+        return 0
+    # the schema is migrated once, here, before the workers start; each worker then makes
+    # its own app on the same database (serve_app below)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    import os
+
+    os.environ[ENV_DATABASE] = url
+    os.environ[ENV_SECURE] = "1" if args.secure_cookies else ""
+    print(f"boneturnover clinic on http://{args.host}:{args.port}/ (database {shown}, "
+          f"{args.workers} processes)", file=sys.stderr)
+    uvicorn.run("boneturnover.web.commands:serve_app", factory=True, workers=args.workers,
+                **options)
     return 0
+
+
+def serve_app():
+    """The app of one worker of ``serve --workers N`` (settings from the environment)."""
+    import os
+
+    from .app import create_app
+
+    return create_app(os.environ[ENV_DATABASE], secure_cookies=bool(os.environ.get(ENV_SECURE)),
+                      migrate=False)

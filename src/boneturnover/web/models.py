@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "Site", "User", "Login", "ApiToken", "Patient", "Measurement",
            "Treatment", "AssaySetting", "Interpretation", "ImportRecord", "AuditEntry",
-           "ROLES", "utcnow"]
+           "PatientFactChange", "SignInAttempt", "ROLES", "utcnow"]
 
 #: Roles: ``admin`` manages users, sites, tokens and assay settings; ``clinician`` reads,
 #: enters and interprets patient data of their site; ``lab`` posts results.
@@ -178,6 +178,34 @@ class Treatment(Base):
     correction_reason: Mapped[str | None] = mapped_column(Text)
     superseded_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     superseded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: Why the course was withdrawn (entered in error): superseded with no row replacing it.
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PatientFactChange(Base):
+    """One change of a stored patient fact (``birth_date``, ``ckd``, ...): the value
+    before and after (JSON literals; ``null`` for not recorded), why, who and when. The
+    patient row holds the current value; this table keeps every earlier one."""
+
+    __tablename__ = "patient_fact_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_fk: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    field: Mapped[str] = mapped_column(String(50))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt from a client address within the rate limit's window: the
+    count lives in the database so that every server process sees the same one."""
+
+    __tablename__ = "sign_in_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client: Mapped[str] = mapped_column(String(100), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class AssaySetting(Base):

@@ -106,7 +106,7 @@ def login(request: Request, username: str = Form(..., max_length=200),
         return render(request, "login.html", None, status_code=403, error=(
             f"sign-in refused: the form was sent from {request.headers['origin']!r}, not "
             "from this clinic's own sign-in page"))
-    if not request.app.state.login_limiter.hit(client):
+    if not request.app.state.login_limiter.hit(db, client):
         return render(request, "login.html", None, status_code=429, error=(
             f"more than {LIMITS['login_attempts_per_minute']['value']} sign-in attempts in a "
             "minute from this address; wait a minute"))

@@ -9,7 +9,8 @@
 * API tokens (for laboratory systems) are random, shown once, stored as SHA-256.
 * A user is locked out after :data:`LIMITS` ``lockout_failures`` failed logins in a row,
   for ``lockout_minutes``; a client address making more than ``login_attempts_per_minute``
-  attempts is refused for the rest of that minute (per server process).
+  attempts in a minute is refused until the minute has passed. Both counts live in the
+  database, so that every server process (``serve --workers N``) sees the same ones.
 
 Every number here is in :data:`LIMITS` with its source or rationale.
 """
@@ -19,13 +20,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import BoneTurnoverError, InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__ = ["LIMITS", "PERMISSIONS", "Forbidden", "Unauthorized", "hash_password",
            "verify_password", "needs_rehash", "new_token", "digest", "same",
@@ -122,24 +123,36 @@ def same(a: str | None, b: str | None) -> bool:
 
 
 class RateLimiter:
-    """At most ``limit`` events per ``window_s`` per key (in memory, one server process)."""
+    """At most ``limit`` events per ``window_s`` per key, counted in the database (table
+    ``sign_in_attempts``), so that every server process of one clinic shares the count.
+
+    An attempt is committed first and counted after: of two attempts answered at the same
+    moment, the one counted last sees both, so a race may refuse an attempt too many,
+    never allow one too many. A refused attempt is removed again (it does not push
+    the window on), as rows older than the window are.
+    """
 
     def __init__(self, limit: int, window_s: float = 60.0):
         self.limit, self.window_s = limit, window_s
-        self._events: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def hit(self, key: str) -> bool:
+    def hit(self, db: Session, key: str) -> bool:
         """Count one event for ``key``; False when it is over the limit."""
-        now = time.monotonic()
-        with self._lock:
-            q = self._events.setdefault(key, deque())
-            while q and now - q[0] > self.window_s:
-                q.popleft()
-            if len(q) >= self.limit:
-                return False
-            q.append(now)
-            if len(self._events) > 10_000:  # forget idle clients
-                for k in [k for k, v in self._events.items() if not v]:
-                    del self._events[k]
-            return True
+        import datetime as dt
+
+        from sqlalchemy import delete, func, select
+
+        from .models import SignInAttempt, utcnow
+
+        now = utcnow()
+        since = now - dt.timedelta(seconds=self.window_s)
+        row = SignInAttempt(client=key[:100], at=now)
+        db.add(row)
+        db.execute(delete(SignInAttempt).where(SignInAttempt.at <= since))
+        db.commit()
+        n = db.scalar(select(func.count()).select_from(SignInAttempt).where(
+            SignInAttempt.client == key[:100], SignInAttempt.at > since))
+        if n > self.limit:
+            db.execute(delete(SignInAttempt).where(SignInAttempt.id == row.id))
+            db.commit()
+            return False
+        return True
