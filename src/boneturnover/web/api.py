@@ -29,7 +29,11 @@ from .store import (
     add_entries,
     audit,
     correct_measurement,
+    correct_treatment,
     current_measurements,
+    current_treatments,
+    edit_patient_facts,
+    fact_history,
     get_patient,
     import_patient_file,
     import_records,
@@ -38,6 +42,8 @@ from .store import (
     record_of,
     report_for,
     ruleset_version,
+    treatment_history,
+    withdraw_treatment,
     worklist,
 )
 
@@ -90,6 +96,42 @@ class Correction(BaseModel):
     specimen: str | None = None
     assay: str | None = None
     lab: str | None = None
+
+
+class TreatmentCorrection(BaseModel):
+    """New values of a treatment course (fields not given keep theirs; ``""`` clears one)
+    and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+    drug: str | None = Field(None, examples=["denosumab"])
+    start: str | None = Field(None, description="YYYY-MM-DD")
+    stop: str | None = Field(None, description="YYYY-MM-DD, or '' for none")
+    dose: float | str | None = None
+    dose_unit: str | None = None
+    interval: str | None = Field(None, description="UCUM, e.g. '6 mo'")
+    route: str | None = None
+    last_dose: str | None = Field(None, description="YYYY-MM-DD, or '' for none")
+
+
+class Withdrawal(BaseModel):
+    """Why a course entered in error is withdrawn."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class FactChange(BaseModel):
+    """New values of a patient's facts (fields not given keep theirs; ``null`` makes one
+    not recorded) and why."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+    birth_date: str | None = Field(None, description="YYYY-MM-DD")
+    ckd: bool | None = None
+    glucocorticoids: bool | None = None
+    calcium_supplement_mg_d: float | None = None
+    magnesium_supplement_mg_d: float | None = None
 
 
 def _import_summary(imp) -> dict[str, Any]:
@@ -187,8 +229,14 @@ def _layout(db: Session, p) -> dict[str, Any]:
     keys = [m.id for m in current_measurements(db, p)]
     for row, m, key in zip(me, current_measurements(db, p), keys, strict=True):
         row.update(result_id=key, specimen=m.specimen, assay=m.assay, lab=m.lab)
+    for row, t in zip(tr, current_treatments(db, p), strict=True):
+        row.update(treatment_id=t.id)
+    history = [{"field": h.field, "before": json.loads(h.old_value or "null"),
+                "after": json.loads(h.new_value or "null"), "reason": h.reason,
+                "changed_at": h.changed_at.isoformat(), "changed_by": h.changed_by}
+               for h in fact_history(db, p)]
     return {"key": p.id, "patient": pa[0], "measurements": me, "treatments": tr,
-            "assay": rec.assay, "version": p.version}
+            "assay": rec.assay, "version": p.version, "fact_history": history}
 
 
 @router.get("/patients/{key}", summary="a stored patient: facts, current results, courses")
@@ -246,6 +294,57 @@ def result_history(result_id: Key, who: Actor = Depends(actor),
              "corrects": m.corrects_id, "reason": m.correction_reason,
              "superseded_at": m.superseded_at.isoformat() if m.superseded_at else None}
             for m in rows]
+
+
+@router.patch("/patients/{key}/facts",
+              summary="change a patient's stored facts; the earlier values are kept")
+def change_facts(request: Request, key: Key, change: FactChange,
+                 who: Actor = Depends(actor), db: Session = Depends(get_db)):
+    check_csrf(request, who)
+    p = get_patient(db, who, key, permission="write")
+    facts = change.model_dump(exclude_unset=True)
+    reason = facts.pop("reason")
+    rows = edit_patient_facts(db, who, p, facts, reason, today=today(request))
+    return {"key": p.id, "version": p.version,
+            "changed": [{"field": r.field, "before": json.loads(r.old_value or "null"),
+                         "after": json.loads(r.new_value or "null")} for r in rows]}
+
+
+def _course(t) -> dict[str, Any]:
+    return {"treatment_id": t.id, "drug": t.drug, "start": t.start, "stop": t.stop,
+            "dose": t.dose, "dose_unit": t.dose_unit, "interval": t.interval,
+            "route": t.route, "last_dose": t.last_dose,
+            "entered_at": t.entered_at.isoformat(), "entered_by": t.entered_by,
+            "corrects": t.corrects_id, "reason": t.correction_reason,
+            "superseded_at": t.superseded_at.isoformat() if t.superseded_at else None,
+            "withdrawn": t.withdrawal_reason is not None,
+            "withdrawal_reason": t.withdrawal_reason}
+
+
+@router.put("/treatments/{treatment_id}",
+            summary="correct a treatment course; the original is kept")
+def correct_course(request: Request, treatment_id: Key, correction: TreatmentCorrection,
+                   who: Actor = Depends(actor), db: Session = Depends(get_db)):
+    check_csrf(request, who)
+    fields = correction.model_dump(exclude_none=True)
+    reason = fields.pop("reason")
+    new = correct_treatment(db, who, treatment_id, fields, reason, today=today(request))
+    return {"treatment_id": new.id, "corrects": new.corrects_id}
+
+
+@router.post("/treatments/{treatment_id}/withdraw",
+             summary="withdraw a course entered in error; it is kept, not interpreted")
+def withdraw_course(request: Request, treatment_id: Key, withdrawal: Withdrawal,
+                    who: Actor = Depends(actor), db: Session = Depends(get_db)):
+    check_csrf(request, who)
+    return _course(withdraw_treatment(db, who, treatment_id, withdrawal.reason))
+
+
+@router.get("/treatments/{treatment_id}/history",
+            summary="a treatment course and its other versions, newest first")
+def course_history(treatment_id: Key, who: Actor = Depends(actor),
+                   db: Session = Depends(get_db)):
+    return [_course(t) for t in treatment_history(db, who, treatment_id)]
 
 
 _CATEGORY = Literal[tuple(k for k, _, _ in WORKLIST_CATEGORIES)]  # type: ignore[valid-type]

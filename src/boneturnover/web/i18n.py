@@ -68,6 +68,17 @@ UI: Mapping[str, Mapping[str, str]] = {
         "what_if_banner": "Hypothetical: these findings include the entries below, which "
                           "are not stored.",
         "new_finding": "new", "show": "Show",
+        "withdraw": "Withdraw", "withdrawn": "withdrawn",
+        "withdraw_note": "A course entered in error: it is kept in the history, and the "
+                         "interpretation no longer reads it.",
+        "retired_treatments": "Corrected and withdrawn courses (kept, not interpreted)",
+        "edit_facts": "Edit the patient's facts",
+        "edit_facts_note": "A changed fact keeps its earlier value in the history below, "
+                           "with who changed it, when and why. An empty field is not "
+                           "recorded.",
+        "fact_history": "Changes of the patient's facts", "field": "Field",
+        "old_value": "Before", "new_value": "After",
+        "no_fact_changes": "No fact was changed since the patient was entered.",
     },
     "zh": {
         "clinic": "骨转换门诊", "login": "登录", "logout": "退出登录", "username": "用户名",
@@ -111,6 +122,15 @@ UI: Mapping[str, Mapping[str, str]] = {
         "what_if_note": "添加一个假设的检测结果或疗程，查看其对应的结论；不会保存任何内容。",
         "what_if_banner": "假设分析：以下结论包含下列未保存的假设条目。",
         "new_finding": "新增", "show": "查看",
+        "withdraw": "撤销", "withdrawn": "已撤销",
+        "withdraw_note": "误录的疗程：保留在修改历史中，解读不再使用。",
+        "retired_treatments": "已更正和已撤销的疗程（保留，不参与解读）",
+        "edit_facts": "修改患者基本信息",
+        "edit_facts_note": "修改后的信息会在下方历史中保留原值，以及修改人、时间和原因。"
+                           "留空表示未记录。",
+        "fact_history": "患者基本信息修改历史", "field": "项目",
+        "old_value": "修改前", "new_value": "修改后",
+        "no_fact_changes": "录入以来未修改过患者基本信息。",
     },
 }
 

@@ -30,19 +30,26 @@ from .i18n import Words
 from .models import ApiToken, AssaySetting, AuditEntry, ImportRecord, Site, User
 from .security import LIMITS, Forbidden
 from .store import (
+    EDITABLE_FACTS,
     WORKLIST_CATEGORIES,
     Actor,
     add_entries,
     correct_measurement,
+    correct_treatment,
     current_measurements,
     current_treatments,
+    edit_patient_facts,
+    fact_history,
     get_patient,
     import_cohort,
     import_patient_file,
     measurement_history,
     patients_of_site,
     report_for,
+    retired_treatments,
+    treatment_history,
     what_if,
+    withdraw_treatment,
     worklist,
 )
 
@@ -221,10 +228,43 @@ def patient_page(request: Request, key: Key, who: Actor = Depends(actor),
     next_dates = [f for f in data["findings"]
                   if f["code"] in ("RETEST_DUE", "DENOSUMAB_NEXT_DOSE")
                   and f["numbers"].get("due_date")]
+    w = Words(who.lang)
+    fact_names = {k: w.report("birth_date") if k == "birth_date" else w.ui(
+        {"calcium_supplement_mg_d": "ca_supp", "magnesium_supplement_mg_d": "mg_supp"}
+        .get(k, k)) for k in EDITABLE_FACTS}
     return render(request, "patient.html", who, p=p, report=data, snap=snap,
                   results=current_measurements(db, p), treatments=current_treatments(db, p),
+                  retired=retired_treatments(db, p), facts_history=fact_history(db, p),
+                  fact_names=fact_names, users=_usernames(db, who),
                   next_dates=next_dates, units=_units(), markers=list(CATALOG),
                   drugs=list(DRUGS), has_series=bool(report.series), today=today(request))
+
+
+def _usernames(db: Session, who: Actor) -> dict[int, str]:
+    """User names of the asking user's site (who entered or changed what)."""
+    return {u.id: u.username for u in db.scalars(select(User).where(
+        User.site_id == who.site_id))}
+
+
+@router.post("/patients/{key}/facts")
+def edit_facts(request: Request, key: Key, birth_date: str = Form(""), ckd: str = Form(""),
+               glucocorticoids: str = Form(""), calcium_supplement_mg_d: str = Form(""),
+               magnesium_supplement_mg_d: str = Form(""), reason: str = Form(""),
+               csrf_token: str = Form(""), who: Actor = Depends(actor),
+               db: Session = Depends(get_db)):
+    """Change the patient's stored facts; every field of the form is the new value (an
+    empty one: not recorded)."""
+    check_csrf(request, who, csrf_token)
+    p = get_patient(db, who, key, permission="write")
+    facts: dict[str, Any] = {"birth_date": birth_date.strip(),
+                             "calcium_supplement_mg_d": calcium_supplement_mg_d.strip(),
+                             "magnesium_supplement_mg_d": magnesium_supplement_mg_d.strip()}
+    for k, v in (("ckd", ckd), ("glucocorticoids", glucocorticoids)):
+        if v not in ("", "true", "false"):
+            raise InputError(f"{k} = {v!r}: expected true, false or empty (not recorded)")
+        facts[k] = "" if v == "" else v == "true"
+    edit_patient_facts(db, who, p, facts, reason, today=today(request))
+    return _redirect(f"/patients/{p.id}")
 
 
 @router.post("/patients/{key}/what-if", response_class=HTMLResponse)
@@ -359,6 +399,40 @@ def correct_result(request: Request, result_id: Key, value: str = Form(...),
                                                    "date": date.strip()}, reason,
                               today=today(request))
     return _redirect(f"/results/{new.id}")
+
+
+@router.get("/treatments/{treatment_id}", response_class=HTMLResponse)
+def treatment_page(request: Request, treatment_id: Key, who: Actor = Depends(actor),
+                   db: Session = Depends(get_db)):
+    rows = treatment_history(db, who, treatment_id)
+    return render(request, "treatment.html", who, rows=rows, users=_usernames(db, who),
+                  drugs=list(DRUGS), current=rows[0], patient_key=rows[0].patient_fk)
+
+
+@router.post("/treatments/{treatment_id}")
+def correct_course(request: Request, treatment_id: Key, drug: str = Form(...),
+                   start: str = Form(...), stop: str = Form(""), dose: str = Form(""),
+                   dose_unit: str = Form(""), interval: str = Form(""), route: str = Form(""),
+                   last_dose: str = Form(""), reason: str = Form(""),
+                   csrf_token: str = Form(""), who: Actor = Depends(actor),
+                   db: Session = Depends(get_db)):
+    """Correct a course: every field of the form is the new value (empty: none)."""
+    check_csrf(request, who, csrf_token)
+    fields = {"drug": drug, "start": start.strip(), "stop": stop.strip(),
+              "dose": dose.strip(), "dose_unit": dose_unit.strip(),
+              "interval": interval.strip(), "route": route.strip(),
+              "last_dose": last_dose.strip()}
+    new = correct_treatment(db, who, treatment_id, fields, reason, today=today(request))
+    return _redirect(f"/treatments/{new.id}")
+
+
+@router.post("/treatments/{treatment_id}/withdraw")
+def withdraw_course(request: Request, treatment_id: Key, reason: str = Form(""),
+                    csrf_token: str = Form(""), who: Actor = Depends(actor),
+                    db: Session = Depends(get_db)):
+    check_csrf(request, who, csrf_token)
+    old = withdraw_treatment(db, who, treatment_id, reason)
+    return _redirect(f"/patients/{old.patient_fk}")
 
 
 # -- uploads -------------------------------------------------------------------------------

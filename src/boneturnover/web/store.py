@@ -44,6 +44,7 @@ from .models import (
     Interpretation,
     Measurement,
     Patient,
+    PatientFactChange,
     Treatment,
     utcnow,
 )
@@ -52,7 +53,9 @@ from .security import Forbidden, allowed
 __all__ = ["Actor", "NotFound", "audit", "patients_of_site", "get_patient", "record_of",
            "current_measurements", "current_treatments", "check_record", "import_records",
            "import_patient_file", "import_cohort", "add_entries", "correct_measurement",
-           "measurement_history", "report_for", "what_if", "worklist", "WORKLIST_CATEGORIES",
+           "measurement_history", "correct_treatment", "withdraw_treatment",
+           "treatment_history", "retired_treatments", "edit_patient_facts", "fact_history",
+           "EDITABLE_FACTS", "report_for", "what_if", "worklist", "WORKLIST_CATEGORIES",
            "ruleset_version", "DEFAULT_RULESET", "ENTRY_FIELDS", "MEASUREMENT_EXTRA"]
 
 #: The rule set the clinic interprets with (``boneturnover interpret``'s default).
@@ -239,9 +242,11 @@ def _fact(name: str, v: Any) -> Any:
 
 
 def _merge(stored: PatientRecord | None, new: PatientRecord,
-           own_assay: Mapping[str, Any]) -> PatientRecord:
+           own_assay: Mapping[str, Any], retired: Iterable[tuple] = ()) -> PatientRecord:
     """What the patient would be after the import; a fact or a patient's own laboratory
-    value (``own_assay``) that differs from the stored one is refused."""
+    value (``own_assay``) that differs from the stored one is refused. A course that was
+    corrected or withdrawn (``retired``, keys of :func:`_tkey`) is not added again when a
+    file that holds it is uploaded again."""
     if stored is None:
         return new
     for marker, values in new.assay.items():
@@ -256,10 +261,11 @@ def _merge(stored: PatientRecord | None, new: PatientRecord,
             raise DataError(f"patient {new.patient_id}: {name} = {getattr(new, name)!r} "
                             f"differs from the stored {old!r}; expected the stored value or "
                             "none (an import adds results and courses; it does not change "
-                            "a stored fact)")
+                            "a stored fact: change it with the patient page's form "
+                            "'Edit the patient's facts')")
         facts[name] = old if old is not None else getattr(new, name)
     seen_m = {_mkey(m) for m in stored.measurements}
-    seen_t = {_tkey(t) for t in stored.treatments}
+    seen_t = {_tkey(t) for t in stored.treatments} | set(retired)
     return replace(
         stored, **facts,
         assay={**stored.assay, **new.assay},
@@ -336,7 +342,8 @@ def import_records(db: Session, actor: Actor, records: Sequence[PatientRecord], 
                            "expected a patient entered at the clinic first")
         before = record_of(db, stored) if stored is not None else None
         own = json.loads(stored.assay_json or "{}") if stored is not None else {}
-        merged = _merge(before, rec, own)
+        retired = [_tkey(t) for t in retired_treatments(db, stored)] if stored else []
+        merged = _merge(before, rec, own, retired)
         check_record(merged, today)
         plan.append((stored, before, merged, {**own, **rec.assay}))
     imp = ImportRecord(site_id=actor.site_id, user_id=actor.user_id, kind=kind,
@@ -559,6 +566,166 @@ def measurement_history(db: Session, actor: Actor, measurement_id: int) -> list[
     audit(db, actor, "read-history", patient=patient, detail=f"result {measurement_id}")
     db.commit()
     return out
+
+
+def _find_treatment(db: Session, actor: Actor, treatment_id: int) -> tuple[Treatment, Patient]:
+    t = db.get(Treatment, treatment_id)
+    p = db.get(Patient, t.patient_fk) if t is not None else None
+    if t is None or p is None or p.site_id != actor.site_id:
+        raise NotFound(f"treatment {treatment_id}: no such treatment course at your site")
+    return t, p
+
+
+def _current_treatment(t: Treatment, treatment_id: int, what: str) -> None:
+    if t.withdrawal_reason is not None:
+        raise DataError(f"treatment {treatment_id}: withdrawn ({t.withdrawal_reason}); "
+                        f"expected a current course to {what}")
+    if t.superseded_at is not None:
+        raise DataError(f"treatment {treatment_id}: already corrected; {what} the current "
+                        "course instead")
+
+
+def _reason(reason: str | None, what: str) -> str:
+    if not reason or not reason.strip():
+        raise DataError(f"reason: empty; say why the {what}")
+    return reason.strip()
+
+
+def correct_treatment(db: Session, actor: Actor, treatment_id: int,
+                      fields: Mapping[str, Any], reason: str, *,
+                      today: str | dt.date) -> Treatment:
+    """Replace a treatment course by a corrected one (drug, dates, dose, ...; a field
+    given as ``""`` is cleared, one not given keeps its value). The original stays,
+    marked superseded with who and when (:func:`treatment_history`); the corrected record
+    is checked by the engine as any entry."""
+    actor.require("write")
+    old, patient = _find_treatment(db, actor, treatment_id)
+    _current_treatment(old, treatment_id, "correct")
+    why = _reason(reason, "course is corrected")
+    unknown = sorted(set(fields) - set(ENTRY_FIELDS["treatments"]))
+    if unknown:
+        raise DataError(f"treatment {treatment_id}: unknown field(s) {unknown}; expected "
+                        f"{', '.join(ENTRY_FIELDS['treatments'])}")
+    given = {k: getattr(old, k) for k in ENTRY_FIELDS["treatments"]}
+    given.update(fields)
+    given = {k: v for k, v in given.items() if v is not None and v != ""}
+    new_rec = PatientRecord.from_dict({"patient": {"id": patient.patient_id},
+                                       "treatments": [given]}, "correction")
+    nt = replace(new_rec.treatments[0], source=old.source)
+    record = record_of(db, patient)
+    keys = [t.id for t in current_treatments(db, patient)]
+    rows = list(record.treatments)
+    rows[keys.index(old.id)] = nt
+    check_record(replace(record, treatments=tuple(rows)), today)
+    new = Treatment(
+        patient_fk=patient.id, import_id=old.import_id, seq=old.seq, drug=nt.drug,
+        start=nt.start, stop=_text(nt.stop), dose=_float(nt.dose),
+        dose_unit=_text(nt.dose_unit), interval=_text(nt.interval), route=_text(nt.route),
+        last_dose=_text(nt.last_dose), source=old.source, entered_by=actor.user_id,
+        corrects_id=old.id, correction_reason=why)
+    db.add(new)
+    old.superseded_at, old.superseded_by = utcnow(), actor.user_id
+    patient.version += 1
+    db.flush()
+    audit(db, actor, "correct-treatment", patient=patient,
+          detail=f"treatment {old.id} -> {new.id}: {why}")
+    db.commit()
+    return new
+
+
+def withdraw_treatment(db: Session, actor: Actor, treatment_id: int, reason: str) -> Treatment:
+    """Withdraw a course entered in error: it stays, marked superseded (by nothing) with
+    who, when and why, and the interpretation no longer reads it."""
+    actor.require("write")
+    old, patient = _find_treatment(db, actor, treatment_id)
+    _current_treatment(old, treatment_id, "withdraw")
+    why = _reason(reason, "course is withdrawn")
+    old.superseded_at, old.superseded_by = utcnow(), actor.user_id
+    old.withdrawal_reason = why
+    patient.version += 1
+    audit(db, actor, "withdraw-treatment", patient=patient,
+          detail=f"treatment {old.id}: {why}")
+    db.commit()
+    return old
+
+
+def treatment_history(db: Session, actor: Actor, treatment_id: int) -> list[Treatment]:
+    """The course and every version of it, before and after, newest first."""
+    actor.require("read")
+    t, patient = _find_treatment(db, actor, treatment_id)
+    out = [t]
+    while out[-1].corrects_id is not None:
+        out.append(db.get(Treatment, out[-1].corrects_id))
+    later = t
+    while True:
+        nxt = db.scalars(select(Treatment).where(Treatment.corrects_id == later.id)).first()
+        if nxt is None:
+            break
+        out.insert(0, nxt)
+        later = nxt
+    audit(db, actor, "read-history", patient=patient, detail=f"treatment {treatment_id}")
+    db.commit()
+    return out
+
+
+def retired_treatments(db: Session, patient: Patient) -> list[Treatment]:
+    """The patient's courses that were corrected or withdrawn (kept, not interpreted)."""
+    return list(db.scalars(select(Treatment).where(
+        Treatment.patient_fk == patient.id, Treatment.superseded_at.is_not(None))
+        .order_by(Treatment.seq, Treatment.id)))
+
+
+#: The patient facts a clinician may edit (:func:`edit_patient_facts`): every fact the
+#: patient table keeps, as the clinical layout's ``[patient]`` table names them.
+EDITABLE_FACTS = _FACTS
+
+
+def edit_patient_facts(db: Session, actor: Actor, patient: Patient,
+                       facts: Mapping[str, Any], reason: str, *,
+                       today: str | dt.date) -> list[PatientFactChange]:
+    """Change stored facts of a patient (a fact given as ``None`` or ``""`` becomes not
+    recorded; one not given keeps its value). Each changed fact keeps its earlier value
+    in ``patient_fact_history`` with who, when and why (:func:`fact_history`); the new
+    facts are checked as the clinical layout's ``[patient]`` table and by the engine."""
+    actor.require("write")
+    if patient.site_id != actor.site_id:
+        raise NotFound(f"patient key {patient.id}: no such patient at your site")
+    unknown = sorted(set(facts) - set(EDITABLE_FACTS))
+    if unknown:
+        raise DataError(f"patient {patient.patient_id}: unknown fact(s) {unknown}; expected "
+                        f"{', '.join(EDITABLE_FACTS)}")
+    why = _reason(reason, "facts are changed")
+    given = {k: (None if v == "" else v) for k, v in facts.items()}
+    PatientRecord.from_dict({"patient": {"id": patient.patient_id, **{
+        k: v for k, v in given.items() if v is not None}}}, "facts")
+    raw = {k: given[k] if k in given else getattr(patient, k) for k in EDITABLE_FACTS}
+    check_record(replace(record_of(db, patient), **raw), today)
+    after = {k: _fact(k, v) for k, v in raw.items()}
+    changed = [k for k in EDITABLE_FACTS if after[k] != getattr(patient, k)]
+    if not changed:
+        raise DataError(f"patient {patient.patient_id}: the facts given are the stored "
+                        "ones; expected at least one changed fact")
+    rows = []
+    for k in changed:
+        rows.append(PatientFactChange(
+            patient_fk=patient.id, field=k,
+            old_value=json.dumps(getattr(patient, k), ensure_ascii=False),
+            new_value=json.dumps(after[k], ensure_ascii=False), reason=why,
+            changed_by=actor.user_id))
+        setattr(patient, k, after[k])
+    db.add_all(rows)
+    patient.version += 1
+    audit(db, actor, "edit-facts", patient=patient, detail="; ".join(
+        f"{r.field}: {r.old_value} -> {r.new_value}" for r in rows) + f" ({why})")
+    db.commit()
+    return rows
+
+
+def fact_history(db: Session, patient: Patient) -> list[PatientFactChange]:
+    """Every change of the patient's facts, newest first (read with the patient page)."""
+    return list(db.scalars(select(PatientFactChange).where(
+        PatientFactChange.patient_fk == patient.id)
+        .order_by(PatientFactChange.id.desc())))
 
 
 # -- interpretation ------------------------------------------------------------------------
