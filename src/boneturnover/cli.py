@@ -44,6 +44,7 @@ COMMAND_NAMES: dict[str, str] = {
     "interpret": "boneturnover.clinical.commands",
     "drugs": "boneturnover.drugs.commands",
     "validate": "boneturnover.validation.commands",
+    "calibrate": "boneturnover.validation.commands",
     "sources": "boneturnover.knowledge.commands",
     "serve": "boneturnover.web.commands",
 }

@@ -1,4 +1,9 @@
-"""The ``validate`` command: every check, its source, target, value and verdict."""
+"""The ``validate`` and ``calibrate`` commands.
+
+``validate`` prints every check, its source, target, value and verdict; ``calibrate``
+fits the calibrated parameters jointly to the calibration set (:mod:`.fit`) and prints
+the residuals of both splits and what the data determine.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,21 @@ import argparse
 import io
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 import boneturnover as bt
-from boneturnover.files import atomic_write_bytes, check_output_folder
+from boneturnover.files import atomic_write_bytes, check_output, check_output_folder
 
 from .checks import calibration_points, checks, run_validation
+from .dataset import Series
 from .report import format_table
 from .runs import Runs
 
-__all__ = ["register", "parse_overrides", "PLOTTED_RUNS"]
+__all__ = ["register", "parse_overrides", "PLOTTED_RUNS", "format_fit"]
 
 #: Runs drawn by ``validate --plots``, one PNG each.
 PLOTTED_RUNS = ("alendronate", "risedronate", "ibandronate", "zoledronate", "denosumab",
@@ -32,9 +42,29 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replace a model parameter's value (in its unit, see `boneturnover "
                         "parameters`) for every check; repeat for several. For sensitivity "
                         "and calibration work: the bundled values are what is validated")
+    p.add_argument("--values", default=None, metavar="FILE",
+                   help="replace the values of the parameters a `calibrate --out` FILE "
+                        "holds (with --set on top)")
     p.add_argument("--force", action="store_true",
                    help="replace plot files that already exist in the --plots folder")
     p.set_defaults(func=_validate)
+    p = sub.add_parser("calibrate", help="fit the calibrated parameters jointly to the "
+                       "calibration set; print fit and validation residuals")
+    p.add_argument("--starts", type=int, default=3, metavar="N",
+                   help="starts: the bundled values, then N-1 Latin hypercube points over "
+                        "the search ranges (default 3)")
+    p.add_argument("--max-evaluations", type=int, default=40, metavar="N",
+                   help="most residual evaluations of each start (default 40)")
+    p.add_argument("--seed", type=int, default=2010, help="seed of the Latin hypercube")
+    p.add_argument("--parameters", default=None, metavar="A,B,...",
+                   help="fit only these parameters of validation/data/fit.toml")
+    p.add_argument("--no-fit", action="store_true",
+                   help="only print the residuals of the bundled values")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the fitted values, their ranges, intervals and targets as "
+                        "TOML (read back by `validate --values FILE`)")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=_calibrate)
 
 
 def parse_overrides(items: list[str]) -> dict[str, float]:
@@ -64,7 +94,13 @@ def parse_overrides(items: list[str]) -> dict[str, float]:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from .fit import read_fitted_values
+
     overrides = parse_overrides(args.overrides)
+    if args.values is not None:
+        fitted = read_fitted_values(args.values)
+        parse_overrides([f"{k}={v!r}" for k, v in fitted.items()])  # names and bounds
+        overrides = {**fitted, **overrides}
     folder = None if args.plots is None else check_output_folder(
         args.plots, [f"{name}.png" for name in PLOTTED_RUNS], force=args.force)
     if overrides:
@@ -103,3 +139,119 @@ def _plots(runs: Runs, folder: Path) -> None:
         path = folder / f"{name}.png"
         atomic_write_bytes(path, png.getvalue())
         print(f"plot written to {path}")
+
+
+def _count(value: int, name: str) -> int:
+    if value < 1:
+        raise bt.InputError(f"{name} {value}: expected a whole number of at least 1")
+    return value
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from .dataset import calibration_set
+    from .fit import calibrate, evaluate_series, fit_parameters, result_document
+
+    starts = _count(args.starts, "--starts")
+    evaluations = _count(args.max_evaluations, "--max-evaluations")
+    out = None if args.out is None else check_output(args.out, force=args.force)
+    parameters = fit_parameters()
+    if args.parameters is not None:
+        wanted = [n.strip() for n in args.parameters.split(",") if n.strip()]
+        known = {p.name: p for p in parameters}
+        for name in wanted:
+            if name not in known:
+                raise bt.InputError(f"--parameters {name!r}: not a parameter of the fit; "
+                                    f"expected some of {', '.join(known)}")
+        parameters = tuple(known[n] for n in dict.fromkeys(wanted))
+    series = calibration_set()
+    if args.no_fit:
+        sim = evaluate_series([{}], series)[0]
+        print(format_residuals(series, sim, None))
+        return 0
+    print(f"fitting {len(parameters)} parameters to "
+          f"{sum(len(s.points) for s in series if s.split == 'calibration')} calibration "
+          f"points, {starts} start(s)", flush=True)
+    result = calibrate(parameters=parameters, series=series, starts=starts,
+                       max_evaluations=evaluations, seed=args.seed,
+                       progress=lambda line: print(line, flush=True))
+    print(format_fit(result))
+    if out is not None:
+        import tomli_w
+
+        atomic_write_bytes(out, tomli_w.dumps(result_document(result)).encode("utf-8"))
+        print(f"\nfitted values written to {out}")
+    return 0
+
+
+def format_residuals(series: Sequence[Series], before: np.ndarray,
+                     after: np.ndarray | None) -> str:
+    """Every point: series, split, where, published +/- se, simulated, standardised residual."""
+    head = ["series", "split", "point", "published", "bundled", "z"]
+    if after is not None:
+        head += ["fitted", "z fitted"]
+    rows = [tuple(head)]
+    k = 0
+    for s in series:
+        for p in s.points:
+            row = [s.id, s.split, p.label, f"{p.value:.4g} +/- {p.se:.2g} {s.unit}",
+                   f"{before[k]:.4g}", f"{(before[k] - p.value) / p.se:+.2f}"]
+            if after is not None:
+                row += [f"{after[k]:.4g}", f"{(after[k] - p.value) / p.se:+.2f}"]
+            rows.append(tuple(row))
+            k += 1
+    lines = _columns(rows)
+    for split in ("calibration", "validation"):
+        z = [(before[i] - p.value) / p.se for i, (s, p) in enumerate(_flat(series))
+             if s.split == split]
+        if z:
+            z_arr = np.nan_to_num(np.array(z), nan=np.inf)
+            lines.append(f"{split}: {len(z)} points, root mean square z {_rms(z_arr):.3g} "
+                         "(bundled values)")
+    return "\n".join(lines)
+
+
+def format_fit(result: Any) -> str:
+    """The residual table of both splits, the costs, the fitted values and what the data
+    determine."""
+    lines = [format_residuals(result.series, result.before, result.after), ""]
+    for split in ("calibration", "validation"):
+        lines.append(f"{split} cost (half the sum of squared z): bundled "
+                     f"{result.cost('before', split):.4g}, fitted "
+                     f"{result.cost('after', split):.4g}")
+    lines.append(f"fit took {result.seconds:.0f} s, {len(result.starts)} start(s): costs "
+                 + ", ".join(f"{s.cost:.4g}" for s in result.starts))
+    rows = [("parameter", "bundled", "fitted", "95 % interval", "range", "determined")]
+    for i, p in enumerate(result.parameters):
+        lo, hi = result.interval(i)
+        rows.append((p.name, f"{result.bundled[p.name]:.4g}", f"{result.values[p.name]:.4g}",
+                     f"{lo:.3g} - {hi:.3g}", f"{p.low:g} - {p.high:g} {p.unit}",
+                     result.determined(i)))
+    lines += ["", *_columns(rows)]
+    n = len(result.parameters)
+    pairs = sorted(((abs(result.correlation[i, j]), i, j) for i in range(n)
+                    for j in range(i + 1, n) if np.isfinite(result.correlation[i, j])),
+                   reverse=True)[:10]
+    if pairs:
+        lines += ["", "most correlated fitted parameters (Wald correlation at the best fit):"]
+        lines += [f"  {result.parameters[i].name} ~ {result.parameters[j].name}: "
+                  f"{result.correlation[i, j]:+.3f}" for _, i, j in pairs]
+    lines += [f"note: {note}" for note in result.notes]
+    lines.append("determined: 'no' where the 95 % interval crosses both ends of the search "
+                 "range (Raue A et al. Bioinformatics 2009;25:1923-1929)")
+    return "\n".join(lines)
+
+
+def _flat(series: Sequence[Series]) -> list[tuple[Series, Any]]:
+    return [(s, p) for s in series for p in s.points]
+
+
+def _rms(z: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(z ** 2)))
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines

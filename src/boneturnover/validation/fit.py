@@ -1,0 +1,462 @@
+"""The joint calibration: every calibrated parameter fitted at once to the calibration set.
+
+:func:`calibrate` minimises the standardised residuals ``(simulated - published) / se``
+of every ``calibration`` point of :func:`.dataset.calibration_set` with SciPy's
+trust-region reflective least squares (``scipy.optimize.least_squares``, ``method =
+"trf"``), within each parameter's search range (``data/fit.toml``, inside the bounds its
+model data declares), from several starts: the bundled values and a Latin hypercube
+over the ranges. The ``validation`` points are never seen by the fit; they are
+evaluated after it.
+
+The Jacobian is a forward difference in the fit's coordinates (the logarithm of a
+``scale = "log"`` parameter), and its columns are one virtual population: every
+perturbed parameter set is a subject of one batch solve per run, so a Jacobian costs
+about one simulation of each run, spread over the cores.
+
+Identifiability is read off the Jacobian at the best fit: the Wald standard error of
+each fitted coordinate, the correlations between them, and whether the approximate 95 %
+confidence interval stays within the search range. A parameter whose interval crosses
+both ends of its range is not determined by the data (practical non-identifiability,
+Raue A et al. Bioinformatics 2009;25:1923-1929).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import boneturnover as bt
+
+from .dataset import Series, calibration_set, predictions
+from .measures import CheckDefinitionError
+from .runs import run_definitions, run_scenario
+
+__all__ = ["FitParameter", "FitResult", "StartResult", "BatchRuns", "fit_parameters",
+           "calibrate", "evaluate_series", "RESIDUAL_OF_FAILURE", "Z_95"]
+
+#: Standardised residual given to a point whose simulation failed (a solver failure or an
+#: unusable output): far outside any fit, finite so the optimiser can step away from it.
+RESIDUAL_OF_FAILURE = 100.0
+
+#: Two-sided 95 % quantile of the standard normal distribution.
+Z_95 = 1.959963984540054
+
+#: Forward-difference step of the Jacobian, in fit coordinates (1 % of a log-scaled
+#: parameter): well above the solver's relative error (3e-5, docs/ENGINE.md), so the
+#: differences are not round-off.
+_STEP = 1e-2
+
+
+@dataclass(frozen=True)
+class FitParameter:
+    """A parameter the joint fit may move, and the range it searches.
+
+    Attributes
+    ----------
+    name, unit
+        The model parameter (``boneturnover parameters``) and its unit.
+    low, high
+        The search range, within the parameter's declared bounds.
+    scale
+        ``"log"`` (the fit moves the logarithm; both ends above 0) or ``"linear"``.
+    reason
+        Why the range is what it is.
+    """
+
+    name: str
+    unit: str
+    low: float
+    high: float
+    scale: str
+    reason: str
+
+    def to_fit(self, value: float | np.ndarray) -> Any:
+        """A value in the parameter's unit -> the fit's coordinate."""
+        return np.log(value) if self.scale == "log" else value
+
+    def from_fit(self, u: float | np.ndarray) -> Any:
+        """The fit's coordinate -> a value in the parameter's unit."""
+        return np.exp(u) if self.scale == "log" else u
+
+    @property
+    def fit_bounds(self) -> tuple[float, float]:
+        return float(self.to_fit(self.low)), float(self.to_fit(self.high))
+
+
+def parse_fit_parameters(table: Mapping[str, Any],
+                         spec: bt.ModelSpec | None = None) -> tuple[FitParameter, ...]:
+    """Checked search ranges from the ``[parameters]`` table of a fit file.
+
+    Raises
+    ------
+    CheckDefinitionError
+        An unknown parameter, a range outside its declared bounds or not containing the
+        bundled value, an unknown scale, or a log scale with an end at or below 0.
+    """
+    spec = spec or bt.load_model()
+    out = []
+    for name, entry in table.items():
+        where = f"fit parameter {name!r}"
+        if name not in spec.parameter_names:
+            raise CheckDefinitionError(f"{where}: not a model parameter; see `boneturnover "
+                                       "parameters`")
+        p = spec.parameter(name)
+        unknown = sorted(set(entry) - {"low", "high", "scale", "reason"})
+        if unknown:
+            raise CheckDefinitionError(f"{where}: unknown key {unknown[0]!r}; expected low, "
+                                       "high, scale, reason")
+        try:
+            low, high = float(entry["low"]), float(entry["high"])
+            scale, reason = str(entry.get("scale", "log")), str(entry["reason"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckDefinitionError(f"{where}: {exc}; expected low, high (numbers) and "
+                                       "reason (text)") from None
+        if scale not in ("log", "linear"):
+            raise CheckDefinitionError(f"{where}: scale {scale!r}; expected 'log' or 'linear'")
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise CheckDefinitionError(f"{where}: range [{low:g}, {high:g}]; expected finite "
+                                       "low < high")
+        if scale == "log" and low <= 0:
+            raise CheckDefinitionError(f"{where}: low = {low:g} with scale 'log'; expected "
+                                       "a range above 0")
+        if not (p.bounds.contains(low) and p.bounds.contains(high)):
+            raise CheckDefinitionError(f"{where}: range [{low:g}, {high:g}] leaves the "
+                                       f"declared bounds {p.bounds.text}")
+        if not low <= p.value <= high:
+            raise CheckDefinitionError(f"{where}: the bundled value {p.value:g} is outside "
+                                       f"the range [{low:g}, {high:g}]")
+        out.append(FitParameter(name, p.unit, low, high, scale, reason))
+    return tuple(out)
+
+
+@cache
+def fit_parameters() -> tuple[FitParameter, ...]:
+    """The parameters the bundled fit moves (``data/fit.toml``), checked."""
+    text = resources.files(__package__).joinpath("data/fit.toml").read_text("utf-8")
+    return parse_fit_parameters(tomllib.loads(text)["parameters"])
+
+
+class BatchRuns:
+    """Named runs for several parameter sets at once: each run one population solve.
+
+    Parameters
+    ----------
+    model
+        The engine (default: the shared one).
+    sets
+        One row per parameter set, columns named after model parameters.
+    """
+
+    def __init__(self, sets: pd.DataFrame, model: bt.BoneModel | None = None) -> None:
+        self.sets = sets.reset_index(drop=True)
+        self.model = model or bt.get_model()
+        self._frames: dict[str, list[pd.DataFrame]] = {}
+
+    def solve(self, names: Sequence[str]) -> None:
+        """Simulate each named run not simulated yet, for every set."""
+        for name in dict.fromkeys(names):
+            if name in self._frames:
+                continue
+            if run_definitions()[name].get("population") is not None:
+                raise CheckDefinitionError(f"run {name!r} is a population run; a fit reads "
+                                           "the run of one woman")
+            frame = bt.simulate(run_scenario(name), population=self.sets, model=self.model,
+                                throw=False).frame
+            groups = dict(tuple(frame.groupby("subject", sort=True)))
+            self._frames[name] = [groups[i].drop(columns="subject").reset_index(drop=True)
+                                  for i in range(len(self.sets))]
+
+    def __getitem__(self, i: int) -> Mapping[str, pd.DataFrame]:
+        """The runs of set ``i`` (a mapping from run name to its table)."""
+        return {name: frames[i] for name, frames in self._frames.items()}
+
+    def __len__(self) -> int:
+        return len(self.sets)
+
+
+def _points(series: Sequence[Series]) -> tuple[np.ndarray, np.ndarray]:
+    published = np.array([p.value for s in series for p in s.points], dtype=float)
+    se = np.array([p.se for s in series for p in s.points], dtype=float)
+    return published, se
+
+
+def evaluate_series(values: Sequence[Mapping[str, float]], series: Sequence[Series],
+                    model: bt.BoneModel | None = None) -> np.ndarray:
+    """Simulated values of every point of ``series`` for each parameter set.
+
+    Returns an array (sets x points), NaN where a simulation failed. Each run the series
+    read is solved once for all the sets.
+    """
+    sets = pd.DataFrame(list(values))
+    if sets.shape[1] == 0:  # no parameter varied: one set of the bundled values
+        sets = pd.DataFrame(index=range(len(values)))
+    batch = BatchRuns(sets, model)
+    batch.solve([r for s in series for r in s.runs])
+    return np.vstack([predictions(batch[i], series) for i in range(len(values))])
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """One start of the fit: where it began, where it ended, how it went."""
+
+    start: Mapping[str, float]
+    values: Mapping[str, float]
+    cost: float
+    evaluations: int
+    status: int
+    message: str
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The joint fit: the best values, every start, and what the data determine.
+
+    Attributes
+    ----------
+    parameters
+        The fitted parameters, in fit order.
+    values, bundled
+        Best fitted and bundled values, by parameter name.
+    starts
+        Every start, in order (the first began from the bundled values).
+    calibration, validation
+        The series of each split.
+    before, after
+        Simulated values of every point (calibration then validation) with the bundled
+        and the fitted values.
+    se_fit
+        Wald standard error of each fitted coordinate (log of a log-scaled parameter).
+    correlation
+        Correlation matrix of the fitted coordinates (parameters x parameters).
+    seconds
+        Wall time of the whole fit.
+    """
+
+    parameters: tuple[FitParameter, ...]
+    values: Mapping[str, float]
+    bundled: Mapping[str, float]
+    starts: tuple[StartResult, ...]
+    calibration: tuple[Series, ...]
+    validation: tuple[Series, ...]
+    before: np.ndarray
+    after: np.ndarray
+    se_fit: np.ndarray
+    correlation: np.ndarray
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def series(self) -> tuple[Series, ...]:
+        return (*self.calibration, *self.validation)
+
+    def standardised(self, which: str) -> np.ndarray:
+        """Standardised residuals of every point, ``which`` = ``"before"`` or ``"after"``."""
+        published, se = _points(self.series)
+        return (getattr(self, which) - published) / se
+
+    def cost(self, which: str, split: str) -> float:
+        """Half the sum of squared standardised residuals of one split (NaN counted as a
+        failure residual)."""
+        r = np.nan_to_num(self.standardised(which), nan=RESIDUAL_OF_FAILURE)
+        n_cal = sum(len(s.points) for s in self.calibration)
+        part = r[:n_cal] if split == "calibration" else r[n_cal:]
+        return float(0.5 * np.sum(part ** 2))
+
+    def interval(self, i: int) -> tuple[float, float]:
+        """Approximate 95 % confidence interval of parameter ``i``, in its unit."""
+        p = self.parameters[i]
+        u = float(p.to_fit(self.values[p.name]))
+        h = Z_95 * float(self.se_fit[i])
+        return float(p.from_fit(u - h)), float(p.from_fit(u + h))
+
+    def determined(self, i: int) -> str:
+        """``"yes"``, ``"one side"`` (the interval crosses one end of the search range) or
+        ``"no"`` (it crosses both: the data do not determine the parameter)."""
+        p = self.parameters[i]
+        lo, hi = self.interval(i)
+        crossed = (lo < p.low) + (hi > p.high)
+        if not math.isfinite(self.se_fit[i]):
+            crossed = 2
+        return ("yes", "one side", "no")[crossed]
+
+
+def _start_points(parameters: Sequence[FitParameter], bundled: np.ndarray, starts: int,
+                  seed: int) -> list[np.ndarray]:
+    from scipy.stats import qmc
+
+    points = [bundled]
+    if starts > 1:
+        lows = np.array([p.fit_bounds[0] for p in parameters])
+        highs = np.array([p.fit_bounds[1] for p in parameters])
+        sample = qmc.LatinHypercube(d=len(parameters), seed=seed).random(starts - 1)
+        points.extend(qmc.scale(sample, lows, highs))
+    return points
+
+
+def calibrate(
+    *,
+    parameters: Sequence[FitParameter] | None = None,
+    series: Sequence[Series] | None = None,
+    starts: int = 3,
+    max_evaluations: int = 40,
+    seed: int = 2010,
+    model: bt.BoneModel | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FitResult:
+    """Fit ``parameters`` jointly to the calibration points of ``series``.
+
+    Parameters
+    ----------
+    parameters
+        What to fit (default: :func:`fit_parameters`, the bundled ``data/fit.toml``).
+    series
+        The data set (default: :func:`.dataset.calibration_set`); only ``split =
+        "calibration"`` series enter the objective.
+    starts
+        Number of starts: the bundled values, then ``starts - 1`` Latin hypercube points
+        over the search ranges (``seed``).
+    max_evaluations
+        Most residual evaluations of each start (``least_squares``'s ``max_nfev``); a
+        Jacobian is one more batch of evaluations.
+    model
+        The engine (default: the shared one).
+    progress
+        Called with one line per evaluation round.
+    """
+    from scipy.optimize import least_squares
+
+    t0 = time.perf_counter()
+    parameters = tuple(parameters if parameters is not None else fit_parameters())
+    series = tuple(series if series is not None else calibration_set())
+    calibration = tuple(s for s in series if s.split == "calibration")
+    validation = tuple(s for s in series if s.split == "validation")
+    if not parameters or not calibration:
+        raise bt.InputError("calibrate: expected at least one parameter and one calibration "
+                            "series")
+    spec = (model.spec if model is not None else bt.load_model())
+    names = [p.name for p in parameters]
+    bundled = {n: spec.parameter(n).value for n in names}
+    published, se = _points(calibration)
+    lows = np.array([p.fit_bounds[0] for p in parameters])
+    highs = np.array([p.fit_bounds[1] for p in parameters])
+
+    def sets(us: Sequence[np.ndarray]) -> list[dict[str, float]]:
+        return [{p.name: float(p.from_fit(u[j])) for j, p in enumerate(parameters)}
+                for u in us]
+
+    def standardised(sim: np.ndarray) -> np.ndarray:
+        return np.nan_to_num((sim - published) / se, nan=RESIDUAL_OF_FAILURE,
+                             posinf=RESIDUAL_OF_FAILURE, neginf=-RESIDUAL_OF_FAILURE)
+
+    cache_: dict[bytes, np.ndarray] = {}
+
+    def fun(u: np.ndarray) -> np.ndarray:
+        key = np.asarray(u, dtype=float).tobytes()
+        if key not in cache_:
+            cache_[key] = standardised(evaluate_series(sets([u]), calibration, model)[0])
+        return cache_[key]
+
+    def jac(u: np.ndarray) -> np.ndarray:
+        f0 = fun(u)
+        # step towards the inside of the range, so every perturbed set is feasible
+        steps = np.where(u + _STEP <= highs, _STEP, -_STEP)
+        shifted = [u + steps[j] * np.eye(len(u))[j] for j in range(len(u))]
+        sims = evaluate_series(sets(shifted), calibration, model)
+        cols = [(standardised(sims[j]) - f0) / steps[j] for j in range(len(u))]
+        if progress is not None:
+            progress(f"  Jacobian: cost {0.5 * float(f0 @ f0):.6g}")
+        return np.column_stack(cols)
+
+    u_bundled = np.array([p.to_fit(bundled[p.name]) for p in parameters], dtype=float)
+    results: list[StartResult] = []
+    best: Any = None
+    for k, u0 in enumerate(_start_points(parameters, u_bundled, starts, seed)):
+        u0 = np.clip(u0, lows, highs)
+        if progress is not None:
+            progress(f"start {k + 1} of {starts}")
+        sol = least_squares(fun, u0, jac=jac, bounds=(lows, highs), method="trf",
+                            x_scale="jac", max_nfev=max_evaluations)
+        results.append(StartResult(
+            start=sets([u0])[0], values=sets([sol.x])[0], cost=float(sol.cost),
+            evaluations=int(sol.nfev), status=int(sol.status), message=str(sol.message)))
+        if best is None or sol.cost < best.cost:
+            best = sol
+    # identifiability from the Jacobian at the best fit (Wald approximation)
+    jtj = best.jac.T @ best.jac
+    cov = np.linalg.pinv(jtj)
+    se_fit = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(se_fit, se_fit)
+    rank = np.linalg.matrix_rank(jtj)
+    notes = ()
+    if rank < len(parameters):
+        se_fit = np.where(np.abs(np.diag(jtj)) > 0, se_fit, np.inf)
+        notes = (f"the Jacobian at the best fit has rank {rank} of {len(parameters)}: some "
+                 "combinations of parameters do not change any calibration point",)
+    fitted = sets([best.x])[0]
+    before = evaluate_series([bundled, fitted], (*calibration, *validation), model)
+    return FitResult(
+        parameters=parameters, values=fitted, bundled=bundled, starts=tuple(results),
+        calibration=calibration, validation=validation, before=before[0], after=before[1],
+        se_fit=se_fit, correlation=corr, seconds=time.perf_counter() - t0, notes=notes)
+
+
+def result_document(result: FitResult) -> dict[str, Any]:
+    """The fitted values with their targets and identifiability, as a TOML document."""
+    params = {}
+    for i, p in enumerate(result.parameters):
+        lo, hi = result.interval(i)
+        params[p.name] = {
+            "value": result.values[p.name], "bundled": result.bundled[p.name],
+            "unit": p.unit, "low": p.low, "high": p.high, "scale": p.scale,
+            "ci95": [lo, hi], "determined": result.determined(i)}
+    return {
+        "fit": {
+            "method": "scipy.optimize.least_squares, trust-region reflective, forward "
+                      "differences as one batch solve",
+            "starts": len(result.starts), "seconds": round(result.seconds, 1),
+            "cost_calibration_before": result.cost("before", "calibration"),
+            "cost_calibration_after": result.cost("after", "calibration"),
+            "cost_validation_before": result.cost("before", "validation"),
+            "cost_validation_after": result.cost("after", "validation"),
+            "calibration_targets": [s.id for s in result.calibration],
+            "validation_series": [s.id for s in result.validation],
+            "notes": list(result.notes),
+        },
+        "parameters": params,
+        "starts": [{"start": dict(s.start), "values": dict(s.values), "cost": s.cost,
+                    "evaluations": s.evaluations, "message": s.message}
+                   for s in result.starts],
+    }
+
+
+def read_fitted_values(path: str) -> dict[str, float]:
+    """The ``value`` of every parameter of a file :func:`result_document` wrote."""
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except OSError as exc:
+        raise bt.InputError(f"--values {path}: cannot be read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise bt.InputError(f"--values {path}: not TOML ({exc})") from None
+    table = doc.get("parameters")
+    if not isinstance(table, dict) or not table:
+        raise bt.InputError(f"--values {path}: expected a [parameters] table with a `value` "
+                            "per parameter, as `boneturnover calibrate --out` writes")
+    out = {}
+    for name, entry in table.items():
+        value = entry.get("value") if isinstance(entry, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise bt.InputError(f"--values {path}: parameters.{name}.value = {value!r}; "
+                                "expected a number")
+        out[name] = float(value)
+    return out
