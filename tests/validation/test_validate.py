@@ -9,6 +9,7 @@ import boneturnover as bt
 from boneturnover.cli import main
 from boneturnover.knowledge.sources import fact_ids, resolve
 from boneturnover.validation import Runs, checks, format_table, run_definitions, run_validation
+from boneturnover.validation.dataset import calibration_set
 from boneturnover.validation.measures import CheckDefinitionError, evaluate
 
 pytestmark = pytest.mark.slow
@@ -91,6 +92,10 @@ def test_validate_prints_every_check_and_writes_one_plot_per_drug(capsys, tmp_pa
     names = {p.stem for p in tmp_path.glob("*.png")}
     assert {"alendronate", "zoledronate", "denosumab", "raloxifene", "teriparatide",
             "romosozumab"} <= names
+    # and one per series of the calibration set, each a PNG image
+    assert {f"series_{s.id}" for s in calibration_set()} <= names
+    for s in calibration_set():
+        assert (tmp_path / f"series_{s.id}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_validate_plots_into_a_file_is_refused_before_any_work(capsys, tmp_path):

@@ -21,7 +21,7 @@ import boneturnover as bt
 from boneturnover.files import atomic_write_bytes, check_output, check_output_folder
 
 from .checks import calibration_points, checks, run_validation
-from .dataset import Series
+from .dataset import Series, calibration_set, predictions
 from .report import format_table
 from .runs import Runs
 
@@ -35,8 +35,10 @@ PLOTTED_RUNS = ("alendronate", "risedronate", "ibandronate", "zoledronate", "den
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate", help="run the validation checks and print the report")
     p.add_argument("--plots", default=None, metavar="DIR",
-                   help="also write one plot per drug (markers and spine BMD vs time, "
-                        "published points overlaid) into DIR")
+                   help="also write into DIR one plot per drug (markers and spine BMD vs "
+                        "time, published points overlaid) and one per series of the "
+                        "calibration set (its simulated course, the published points with "
+                        "95 %% intervals)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    dest="overrides",
                    help="replace a model parameter's value (in its unit, see `boneturnover "
@@ -101,8 +103,10 @@ def _validate(args: argparse.Namespace) -> int:
         fitted = read_fitted_values(args.values)
         parse_overrides([f"{k}={v!r}" for k, v in fitted.items()])  # names and bounds
         overrides = {**fitted, **overrides}
+    series = calibration_set()
     folder = None if args.plots is None else check_output_folder(
-        args.plots, [f"{name}.png" for name in PLOTTED_RUNS], force=args.force)
+        args.plots, [f"{name}.png" for name in PLOTTED_RUNS]
+        + [f"series_{s.id}.png" for s in series], force=args.force)
     if overrides:
         spec = bt.load_model()
         print("parameters replaced (bundled value in brackets): " + ", ".join(
@@ -114,6 +118,7 @@ def _validate(args: argparse.Namespace) -> int:
     print(format_table(results))
     if folder is not None:
         _plots(runs, folder)
+        _series_plots(runs, series, folder)
     sys.stdout.flush()
     return 0 if all(r.passed for r in results) else 1
 
@@ -141,6 +146,17 @@ def _plots(runs: Runs, folder: Path) -> None:
         print(f"plot written to {path}")
 
 
+def _series_plots(runs: Runs, series: Sequence[Series], folder: Path) -> None:
+    from .plots import plot_series
+
+    for s in series:
+        png = io.BytesIO()
+        plot_series(s, runs, predictions(runs, [s]), png)  # type: ignore[arg-type]
+        path = folder / f"series_{s.id}.png"
+        atomic_write_bytes(path, png.getvalue())
+    print(f"{len(series)} calibration-set plots written to {folder} (series_*.png)")
+
+
 def _count(value: int, name: str) -> int:
     if value < 1:
         raise bt.InputError(f"{name} {value}: expected a whole number of at least 1")
@@ -148,7 +164,6 @@ def _count(value: int, name: str) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from .dataset import calibration_set
     from .fit import calibrate, evaluate_series, fit_parameters, result_document
 
     starts = _count(args.starts, "--starts")
