@@ -3,7 +3,9 @@ log and snapshots: through the pages and the store, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -206,3 +208,52 @@ def test_a_refused_upload_is_named_by_its_own_file_name(sqlite_clinic):
     r = upload_cohort(doc, {"patients.csv": b"patient_id,colour\nA,red\n",
                             "measurements.csv": b"patient_id,date,marker,value,unit\n"})
     assert r.status_code == 422 and "colour" in r.text and "boneturnover-cohort" not in r.text
+
+
+def _cohort_with_assays(client, files, assays: bytes):
+    return client.post("/upload/cohort", data={"csrf_token": client.csrf}, files={
+        "patients": ("patients.csv", files["patients.csv"]),
+        "measurements": ("measurements.csv", files["measurements.csv"]),
+        "treatments": ("treatments.csv", files["treatments.csv"]),
+        "assays": ("assays.toml", assays)})
+
+
+def test_a_cohorts_assays_toml_is_applied_as_the_command_line_applies_it(clinic, tmp_path):
+    """assays.toml holds the laboratory values of every patient of the cohort: the
+    clinic's report of each is the engine's report of the cohort loader's record."""
+    import boneturnover as bt
+    from boneturnover.clinical.io import load_cohort
+
+    doc = clinic.client("doc")
+    files = good_cohort()
+    for bad, words in ((b'[assay.CTX_I]\nri_high = 5\nunit = "mmol/L"\n',
+                        ("assays.toml", "CTX_I", "unit", "mmol/L")),
+                       (b"[assay.CTX_I]\ncolour = 1\n", ("assays.toml", "CTX_I", "colour")),
+                       (b"[labs]\nx = 1\n", ("assays.toml", "labs")),
+                       (b"[assay.CTX_I]\nri_high = 'lots'\n",
+                        ("assays.toml", "CTX_I", "ri_high", "lots"))):
+        r = _cohort_with_assays(doc, files, bad)
+        assert r.status_code == 422, r.text
+        msg = html.unescape(re.search(r'id="error-message">([^<]*)<', r.text).group(1))
+        assert all(w in msg for w in words), msg
+        assert "boneturnover-cohort" not in msg
+        with clinic.db() as db:
+            assert db.scalars(select(Patient)).all() == []  # all or nothing
+    assays = b'[assay.CTX_I]\nri_low = 100\nri_high = 500\nunit = "ng/L"\n'
+    r = _cohort_with_assays(doc, files, assays)
+    assert r.status_code == 200 and 'id="imported"' in r.text and "assays.toml" in r.text
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "assays.toml").write_bytes(assays)
+    cohort = load_cohort(tmp_path)
+    with clinic.db() as db:
+        stored = {p.patient_id: (p.id, p.assay_json) for p in db.scalars(select(Patient))}
+    assert set(stored) == set(cohort.patients["patient_id"])
+    for pid, (key, own) in stored.items():
+        assert json.loads(own) == {"CTX_I": {"ri_low": 100, "ri_high": 500, "unit": "ng/L"}}
+        web = doc.get(f"/api/v1/patients/{key}/report").json()
+        web.pop("snapshot")
+        assert web == bt.interpret(cohort.patient(pid), today=TODAY).to_dict(), pid
+    # the same cohort with another laboratory's values is refused, naming the file
+    r = _cohort_with_assays(doc, files, assays.replace(b"500", b"520"))
+    assert r.status_code == 422 and "assays.toml" in r.text and "CTX_I" in r.text

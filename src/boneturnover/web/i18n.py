@@ -44,8 +44,10 @@ UI: Mapping[str, Mapping[str, str]] = {
         "upload_fhir_note": "A FHIR R4 Bundle (.json) or a patient file of the clinical "
                             "layout (.toml or .json); all of it is stored, or nothing.",
         "upload_cohort": "Cohort CSVs",
-        "upload_cohort_note": "patients.csv and measurements.csv, treatments.csv optional; "
-                              "one refused row and nothing is stored.",
+        "upload_cohort_note": "patients.csv and measurements.csv; treatments.csv and "
+                              "assays.toml (the laboratory's [assay.<MARKER>] values for "
+                              "every patient of the cohort) optional; one refused row and "
+                              "nothing is stored.",
         "imported": "Imported", "download_pdf": "PDF report",
         "download_fhir": "FHIR DiagnosticReport", "next_dates": "Next dates",
         "snapshot": "Interpretation", "ruleset_version": "Rule-set version",
@@ -102,8 +104,9 @@ UI: Mapping[str, Mapping[str, str]] = {
         "upload_fhir_note": "FHIR R4 Bundle（.json）或临床格式的患者文件（.toml 或 .json）；"
                             "要么全部保存，要么全部不保存。",
         "upload_cohort": "队列 CSV 文件",
-        "upload_cohort_note": "patients.csv 和 measurements.csv，treatments.csv 可选；"
-                              "任何一行被拒绝则全部不保存。",
+        "upload_cohort_note": "patients.csv 和 measurements.csv；treatments.csv 和 "
+                              "assays.toml（本队列全部患者所用实验室的 [assay.<MARKER>] "
+                              "设置）可选；任何一行被拒绝则全部不保存。",
         "imported": "已导入", "download_pdf": "PDF 报告",
         "download_fhir": "FHIR 诊断报告", "next_dates": "后续日期",
         "snapshot": "解读记录", "ruleset_version": "规则集版本", "correct": "更正",

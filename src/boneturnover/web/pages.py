@@ -456,13 +456,16 @@ def upload_file(request: Request, file: UploadFile, csrf_token: str = Form(""),
 
 @router.post("/upload/cohort")
 def upload_cohort(request: Request, patients: UploadFile, measurements: UploadFile,
-                  treatments: UploadFile | None = None, csrf_token: str = Form(""),
-                  who: Actor = Depends(actor), db: Session = Depends(get_db)):
+                  treatments: UploadFile | None = None, assays: UploadFile | None = None,
+                  csrf_token: str = Form(""), who: Actor = Depends(actor),
+                  db: Session = Depends(get_db)):
     check_csrf(request, who, csrf_token)
     files = {"patients.csv": read_upload(patients),
              "measurements.csv": read_upload(measurements),
              "treatments.csv": read_upload(treatments) if treatments is not None and
-             treatments.filename else b""}
+             treatments.filename else b"",
+             "assays.toml": read_upload(assays) if assays is not None and assays.filename
+             else b""}
     imp = import_cohort(db, who, files, today=today(request))
     return _imported(request, who, db, imp)
 

@@ -36,7 +36,7 @@ from ..clinical.catalog import CATALOG, DRUGS
 from ..clinical.records import Measurement as MeasurementRecord
 from ..clinical.records import PatientRecord, TreatmentRecord
 from ..clinical.values import parse_bool, split_comparator, text_of
-from ..errors import DataError, InputError
+from ..errors import BoneTurnoverError, DataError, InputError
 from .models import (
     AssaySetting,
     AuditEntry,
@@ -253,7 +253,8 @@ def _merge(stored: PatientRecord | None, new: PatientRecord,
         if marker in own_assay and dict(own_assay[marker]) != dict(values):
             raise DataError(f"patient {new.patient_id}: [assay.{marker}] = {dict(values)!r} "
                             f"differs from the stored {dict(own_assay[marker])!r}; expected "
-                            "the stored values or none")
+                            "the stored values or none (a patient file's [assay] tables and "
+                            "a cohort's assays.toml are stored with each patient)")
     facts = {}
     for name in _FACTS:
         old, got = getattr(stored, name), _fact(name, getattr(new, name))
@@ -432,13 +433,19 @@ def import_patient_file(db: Session, actor: Actor, data: bytes, filename: str, *
 
 
 #: The files of a cohort upload (``docs/CLINICAL.md``, "Cohort").
-COHORT_FILES = ("patients.csv", "measurements.csv", "treatments.csv")
+COHORT_FILES = ("patients.csv", "measurements.csv", "treatments.csv", "assays.toml")
 
 
 def import_cohort(db: Session, actor: Actor, files: Mapping[str, bytes], *,
                   today: str | dt.date) -> ImportRecord:
-    """Import a cohort (``patients.csv``, ``measurements.csv``, optional ``treatments.csv``)
-    read by the clinical cohort loader; all patients or none."""
+    """Import a cohort (``patients.csv``, ``measurements.csv``, optional ``treatments.csv``
+    and ``assays.toml``) read by the clinical cohort loader; all patients or none.
+
+    ``assays.toml`` is applied as ``boneturnover cohort`` applies it: its
+    ``[assay.<MARKER>]`` tables are the laboratory overrides of every patient of the
+    cohort (one laboratory), stored with each patient as a patient file's own ``[assay]``
+    tables are, so they win over the site's assay settings for those patients and touch
+    no other patient of the site."""
     from ..clinical.io import load_cohort
 
     with tempfile.TemporaryDirectory(prefix="boneturnover-cohort-") as work:
@@ -449,6 +456,10 @@ def import_cohort(db: Session, actor: Actor, files: Mapping[str, bytes], *,
                 (Path(work) / name).write_bytes(data)
         with _named_as_uploaded(work):
             cohort = load_cohort(work)
+    try:  # the catalogue's checks (accepted units, known markers, low below high)
+        CATALOG.with_overrides(cohort.assay)
+    except BoneTurnoverError as exc:
+        raise DataError(f"assays.toml: {exc}; nothing was imported") from None
     errs = cohort.row_errors
     if len(errs):
         more = f" ({len(errs) - 1} more)" if len(errs) > 1 else ""
