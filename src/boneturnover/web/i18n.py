@@ -9,13 +9,14 @@ page and a report say the same thing; :data:`UI` holds only what the clinic adds
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from ..clinical.catalog import CATALOG, DRUGS
 from ..clinical.report import _UI as REPORT_UI
 from ..clinical.report import SEVERITY_LABEL, code_title
 
-__all__ = ["LANGS", "UI", "t", "Words"]
+__all__ = ["LANGS", "UI", "t", "Words", "error_text", "FIELD_ZH", "ZH_FALLBACK"]
 
 LANGS = ("en", "zh")
 
@@ -161,6 +162,10 @@ class Words:
         m = CATALOG.get(CATALOG.find(mid) or mid)
         return mid if m is None else f"{m.symbol} — {m.name[self.lang]}"
 
+    def error(self, message: str) -> str:
+        """A refusal in this language (:func:`error_text`)."""
+        return error_text(message, self.lang)
+
     def drug(self, key: str) -> str:
         d = DRUGS.get(DRUGS.find(key) or key)
         return key if d is None else d.name[self.lang]
@@ -168,3 +173,149 @@ class Words:
 
 def t(lang: str) -> Words:
     return Words(lang)
+
+
+# -- refusals in Chinese ---------------------------------------------------------------------
+#
+# The engine and the clinic write refusals in English, one line naming where (the patient,
+# the file and line, the row), the field, the value and what was expected. For a user whose
+# language is zh, :func:`error_text` reads those structured parts back and fills a Chinese
+# template per kind of refusal; the values (ids, numbers, units, dates, file names) are
+# carried over as they were written. A refusal with no template is shown whole, in
+# English, after a Chinese lead-in (:data:`ZH_FALLBACK`), so nothing is ever lost.
+
+#: Field names of the clinical layout and of the clinic's forms, in Chinese.
+FIELD_ZH: Mapping[str, str] = {
+    "value": "数值", "unit": "单位", "date": "日期", "marker": "标志物",
+    "comparator": "比较符", "fasting": "空腹", "time": "时间", "birth_date": "出生日期",
+    "ckd": "慢性肾脏病", "glucocorticoids": "糖皮质激素",
+    "calcium_supplement_mg_d": "钙补充剂", "magnesium_supplement_mg_d": "镁补充剂",
+    "drug": "药物", "start": "开始日期", "stop": "停止日期", "dose": "剂量",
+    "dose_unit": "剂量单位", "interval": "给药间隔", "route": "给药途径",
+    "last_dose": "末次给药", "reason": "原因", "patient_id": "患者编号",
+    "ri_low": "参考区间下限", "ri_high": "参考区间上限", "cva_pct": "分析变异系数",
+    "cvi_pct": "个体内变异系数", "lsc_pct": "最小显著变化", "password": "密码",
+    "username": "用户名",
+}
+
+#: Shown before a refusal that has no Chinese template (the English original follows).
+ZH_FALLBACK = "输入被拒绝（此提示尚无中文版本，以下为英文原文）："
+
+_FILE = r"[\w.-]+\.(?:csv|toml|json)"
+#: Where a refusal happened (read off its start, one after the other): pattern, template.
+_WHERE: tuple[tuple[str, str], ...] = (
+    (r"patient (?P<pid>[^:;]+?): ", "患者 {pid}："),
+    (rf"(?P<file>{_FILE}) line (?P<line>\d+): ", "{file} 第 {line} 行："),
+    (r"measurements\[(?P<i>\d+)\]: ", "第 {i} 条检测结果："),
+    (r"treatments\[(?P<i>\d+)\]: ", "第 {i} 个疗程："),
+    (r"\[patient\] row \d+: ", "患者信息："),
+    (r"\[assay\] (?P<m>\w+): ", "[assay] {m}："),
+    (r"assay\.(?P<m>\w+): ", "[assay.{m}]："),
+    (rf"(?P<file>{_FILE}): ", "{file}："),
+    (r"(?P<what>result|treatment) (?P<n>\d+): ", "{what} {n}："),
+)
+#: What a refusal ends with, read off its end: pattern, template.
+_TAIL: tuple[tuple[str, str], ...] = (
+    (r"; nothing was imported$", "；未导入任何内容"),
+    (r" \((?P<n>\d+) more(?: problem\(s\))?\)$", "（另有 {n} 个问题）"),
+)
+#: The refusal itself (after where, before the tail): a full match, and its template;
+#: ``{field}`` is shown as the Chinese field name with the field's own name.
+_BODY: tuple[tuple[str, str], ...] = (
+    (r"value (?P<value>.+?) is outside what (?P<marker>\S+) can be \((?P<lo>\S+) to "
+     r"(?P<hi>\S+) (?P<unit>[^)]+)\): likely a unit slip, the value fits (?P<fits>\S+) "
+     r"\((?P<conv>[^)]*)\); correct the unit or the value",
+     "数值 {value} 超出 {marker} 的可能范围（{lo} 至 {hi} {unit}）：很可能是单位写错，"
+     "按 {fits} 该数值合理（{conv}）；请更正单位或数值"),
+    (r"value (?P<value>.+?) is outside what (?P<marker>\S+) can be \((?P<lo>\S+) to "
+     r"(?P<hi>\S+) (?P<unit>[^)]+)\)(?P<rest>.*)",
+     "数值 {value} 超出 {marker} 的可能范围（{lo} 至 {hi} {unit}）；请检查数值和单位"),
+    (r"(?P<field>\w+) (?P<value>.+?) is in the future", "{field} {value} 是将来的日期"),
+    (r"(?P<field>\w+) (?P<value>.+?) is not a date YYYY-MM-DD",
+     "{field} {value} 不是 YYYY-MM-DD 格式的日期"),
+    (r"(?P<field>\w+) (?P<value>.+?) is not a number \(a finite number, optionally after "
+     r"<, <=, > or >=\)", "{field} {value} 不是数字（应为有限数值，前面可带 <、<=、> 或 >=）"),
+    (r"(?P<field>\w+) (?P<value>.+?) is not true/false", "{field} {value} 不是 true/false"),
+    (r"unit (?P<value>.+?) is not accepted for (?P<marker>\S+); expected one of (?P<list>.+)",
+     "单位 {value} 不适用于 {marker}；应为以下之一：{list}"),
+    (r"(?P<field>\w+) = (?P<value>.+?) must be a finite number",
+     "{field} = {value} 必须是有限数值"),
+    (r"(?P<field>\w+) (?P<value>.+?) must be a number from (?P<lo>\S+) to (?P<hi>\S+) "
+     r"\((?P<why>.*)\)", "{field} {value} 必须是 {lo} 至 {hi} 之间的数字（依据：{why}）"),
+    (r"unknown field\(s\) (?P<got>\[.*?\]); expected (?P<list>\[.*\])",
+     "未知字段 {got}；可用字段：{list}"),
+    (r"unit (?P<value>'[^']*') is not accepted for (?P<marker>\w+); expected one of "
+     r"(?P<list>.+)", "单位 {value} 不适用于 {marker}；应为以下之一：{list}"),
+    (r"ri_low (?P<lo>\S+) must be below ri_high (?P<hi>\S+)",
+     "参考区间下限 {lo} 必须低于上限 {hi}"),
+    (r"unknown marker (?P<m>'[^']*'); expected one of (?P<list>.+)",
+     "未知标志物 {m}；应为以下之一：{list}"),
+    (r"unknown table\(s\) (?P<got>\[.*?\]); expected \[assay\.<MARKER>\]",
+     "未知的表 {got}；应为 [assay.<MARKER>]"),
+    (r"(?P<field>\w+): empty; .*", "{field}为空；请填写"),
+    (r"(?P<field>\w+) = (?P<value>.+?) differs from the stored (?P<old>.+?); expected the "
+     r"stored value or none \(.*\)",
+     "{field} = {value} 与已保存的 {old} 不同；导入只添加检测结果和疗程，不修改已保存的"
+     "患者信息：请在患者页面用“修改患者基本信息”表单修改"),
+    (r"the facts given are the stored ones; expected at least one changed fact",
+     "所填信息与已保存的相同；请至少修改一项"),
+    (r"no such patient at your site", "本机构没有此患者"),
+    (r"no such (?:result|treatment course) at your site", "本机构没有此记录"),
+    (r"already corrected; .*", "已被更正；请更正当前的记录"),
+    (r"withdrawn \((?P<why>.*)\); expected a current course to \w+",
+     "已撤销（原因：{why}）；只能处理当前的疗程"),
+    (r"wrong user name or password", "用户名或密码错误"),
+    (r"this user is locked out after (?P<n>\d+) failed sign-ins until (?P<until>.+?) UTC; "
+     r"an administrator can unlock it",
+     "该用户连续 {n} 次登录失败，已锁定至 {until}（UTC）；管理员可提前解锁"),
+    (r"more than (?P<n>\d+) sign-in attempts in a minute from this address; wait a minute",
+     "此地址一分钟内的登录尝试超过 {n} 次；请等待一分钟后再试"),
+    (r"sign-in refused: the form was sent from (?P<origin>.+?), not from this clinic's own "
+     r"sign-in page", "登录被拒绝：表单来自 {origin}，而不是本门诊自己的登录页"),
+    (r"the form's CSRF token is missing or wrong; reload the page and try again",
+     "表单的 CSRF 令牌缺失或错误；请刷新页面后重试"),
+    (r"current password: wrong; nothing was changed", "当前密码错误；未作任何修改"),
+    (r"password: (?P<n>\d+) characters; expected at least (?P<min>\d+) \(.*\)",
+     "密码只有 {n} 个字符；至少需要 {min} 个字符"),
+)
+_WHERE_RE = tuple((re.compile(p), t) for p, t in _WHERE)
+_TAIL_RE = tuple((re.compile(p), t) for p, t in _TAIL)
+_BODY_RE = tuple((re.compile(p, re.S), t) for p, t in _BODY)
+
+
+def _fill(template: str, m: re.Match) -> str:
+    parts = {k: v or "" for k, v in m.groupdict().items()}
+    if "field" in parts and parts["field"] in FIELD_ZH:
+        parts["field"] = f"{FIELD_ZH[parts['field']]}（{parts['field']}）"
+    return template.format(**parts)
+
+
+def error_text(message: str, lang: str) -> str:
+    """A refusal in the user's language: English as written; Chinese from the templates
+    above (where, refusal, tail), or :data:`ZH_FALLBACK` and the English original."""
+    if lang != "zh" or not message:
+        return message
+    rest, where, tail = message.strip(), [], []
+    while True:
+        for rx, tpl in _WHERE_RE:
+            m = rx.match(rest)
+            if m:
+                where.append(_fill(tpl, m))
+                rest = rest[m.end():]
+                break
+        else:
+            break
+    found = True
+    while found:
+        found = False
+        for rx, tpl in _TAIL_RE:
+            m = rx.search(rest)
+            if m:
+                tail.insert(0, _fill(tpl, m))
+                rest = rest[:m.start()]
+                found = True
+    for rx, tpl in _BODY_RE:
+        m = rx.fullmatch(rest)
+        if m:
+            return "".join(where) + _fill(tpl, m) + "".join(tail) + "。"
+    return ZH_FALLBACK + message
