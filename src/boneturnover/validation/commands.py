@@ -216,12 +216,15 @@ def format_residuals(series: Sequence[Series], before: np.ndarray,
             k += 1
     lines = _columns(rows)
     for split in ("calibration", "validation"):
-        z = [(before[i] - p.value) / p.se for i, (s, p) in enumerate(_flat(series))
-             if s.split == split]
-        if z:
-            z_arr = np.nan_to_num(np.array(z), nan=np.inf)
-            lines.append(f"{split}: {len(z)} points, root mean square z {_rms(z_arr):.3g} "
-                         "(bundled values)")
+        for label, sim in (("bundled", before), ("fitted", after)):
+            if sim is None:
+                continue
+            z = [(sim[i] - p.value) / p.se for i, (s, p) in enumerate(_flat(series))
+                 if s.split == split]
+            if z:
+                z_arr = np.nan_to_num(np.array(z), nan=np.inf)
+                lines.append(f"{split}: {len(z)} points, root mean square z "
+                             f"{_rms(z_arr):.3g} ({label} values)")
     return "\n".join(lines)
 
 

@@ -276,7 +276,8 @@ class FitResult:
         p = self.parameters[i]
         u = float(p.to_fit(self.values[p.name]))
         h = Z_95 * float(self.se_fit[i])
-        return float(p.from_fit(u - h)), float(p.from_fit(u + h))
+        with np.errstate(over="ignore"):  # an undetermined parameter's interval is unbounded
+            return float(p.from_fit(u - h)), float(p.from_fit(u + h))
 
     def determined(self, i: int) -> str:
         """``"yes"``, ``"one side"`` (the interval crosses one end of the search range) or
