@@ -21,7 +21,7 @@ import boneturnover as bt
 from boneturnover.files import atomic_write_bytes, check_output, check_output_folder
 
 from .checks import calibration_points, checks, run_validation
-from .dataset import Series, calibration_set, predictions
+from .dataset import Series, calibration_set, predictions, published_values
 from .report import format_table
 from .runs import Runs
 
@@ -201,30 +201,27 @@ def _calibrate(args: argparse.Namespace) -> int:
 def format_residuals(series: Sequence[Series], before: np.ndarray,
                      after: np.ndarray | None) -> str:
     """Every point: series, split, where, published +/- se, simulated, standardised residual."""
+    published, se = published_values(series)
+    sims = {"bundled": before} if after is None else {"bundled": before, "fitted": after}
+    z = {label: (sim - published) / se for label, sim in sims.items()}
     head = ["series", "split", "point", "published", "bundled", "z"]
     if after is not None:
         head += ["fitted", "z fitted"]
     rows = [tuple(head)]
-    k = 0
-    for s in series:
-        for p in s.points:
-            row = [s.id, s.split, p.label, f"{p.value:.4g} +/- {p.se:.2g} {s.unit}",
-                   f"{before[k]:.4g}", f"{(before[k] - p.value) / p.se:+.2f}"]
-            if after is not None:
-                row += [f"{after[k]:.4g}", f"{(after[k] - p.value) / p.se:+.2f}"]
-            rows.append(tuple(row))
-            k += 1
+    points = [(s, p) for s in series for p in s.points]
+    for k, (s, p) in enumerate(points):
+        row = [s.id, s.split, p.label, f"{p.value:.4g} +/- {p.se:.2g} {s.unit}"]
+        for label, sim in sims.items():
+            row += [f"{sim[k]:.4g}", f"{z[label][k]:+.2f}"]
+        rows.append(tuple(row))
     lines = _columns(rows)
+    splits = np.array([s.split for s, _ in points])
     for split in ("calibration", "validation"):
-        for label, sim in (("bundled", before), ("fitted", after)):
-            if sim is None:
-                continue
-            z = [(sim[i] - p.value) / p.se for i, (s, p) in enumerate(_flat(series))
-                 if s.split == split]
-            if z:
-                z_arr = np.nan_to_num(np.array(z), nan=np.inf)
-                lines.append(f"{split}: {len(z)} points, root mean square z "
-                             f"{_rms(z_arr):.3g} ({label} values)")
+        for label, zs in z.items():
+            part = np.nan_to_num(zs[splits == split], nan=np.inf)
+            if part.size:
+                lines.append(f"{split}: {part.size} points, root mean square z "
+                             f"{float(np.sqrt(np.mean(part ** 2))):.3g} ({label} values)")
     return "\n".join(lines)
 
 
@@ -257,14 +254,6 @@ def format_fit(result: Any) -> str:
     lines.append("determined: 'no' where the 95 % interval crosses both ends of the search "
                  "range (Raue A et al. Bioinformatics 2009;25:1923-1929)")
     return "\n".join(lines)
-
-
-def _flat(series: Sequence[Series]) -> list[tuple[Series, Any]]:
-    return [(s, p) for s in series for p in s.points]
-
-
-def _rms(z: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(z ** 2)))
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> list[str]:

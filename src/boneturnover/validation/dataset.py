@@ -24,7 +24,7 @@ from .measures import CheckDefinitionError, evaluate
 from .runs import run_definitions
 
 __all__ = ["Point", "Series", "QUANTITIES", "SPLITS", "calibration_set", "parse_series",
-           "residuals", "predictions"]
+           "published_values", "predictions"]
 
 #: What a series measures, and the measure of :mod:`.measures` each point becomes.
 QUANTITIES: Mapping[str, str] = {
@@ -226,8 +226,8 @@ def predictions(runs: Mapping[str, Any], series: Sequence[Series]) -> np.ndarray
     return np.asarray(values, dtype=float)
 
 
-def residuals(runs: Mapping[str, Any], series: Sequence[Series]) -> np.ndarray:
-    """Standardised residuals ``(simulated - published) / se`` of every point, in order."""
-    published = np.array([p.value for s in series for p in s.points])
-    se = np.array([p.se for s in series for p in s.points])
-    return (predictions(runs, series) - published) / se
+def published_values(series: Sequence[Series]) -> tuple[np.ndarray, np.ndarray]:
+    """The published value and the standard error of every point of ``series``, in order."""
+    published = np.array([p.value for s in series for p in s.points], dtype=float)
+    se = np.array([p.se for s in series for p in s.points], dtype=float)
+    return published, se

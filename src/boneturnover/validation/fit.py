@@ -36,7 +36,7 @@ import pandas as pd
 
 import boneturnover as bt
 
-from .dataset import Series, calibration_set, predictions
+from .dataset import Series, calibration_set, predictions, published_values
 from .measures import CheckDefinitionError
 from .runs import run_definitions, run_scenario
 
@@ -179,14 +179,6 @@ class BatchRuns:
         """The runs of set ``i`` (a mapping from run name to its table)."""
         return {name: frames[i] for name, frames in self._frames.items()}
 
-    def __len__(self) -> int:
-        return len(self.sets)
-
-
-def _points(series: Sequence[Series]) -> tuple[np.ndarray, np.ndarray]:
-    published = np.array([p.value for s in series for p in s.points], dtype=float)
-    se = np.array([p.se for s in series for p in s.points], dtype=float)
-    return published, se
 
 
 def evaluate_series(values: Sequence[Mapping[str, float]], series: Sequence[Series],
@@ -196,9 +188,7 @@ def evaluate_series(values: Sequence[Mapping[str, float]], series: Sequence[Seri
     Returns an array (sets x points), NaN where a simulation failed. Each run the series
     read is solved once for all the sets.
     """
-    sets = pd.DataFrame(list(values))
-    if sets.shape[1] == 0:  # no parameter varied: one set of the bundled values
-        sets = pd.DataFrame(index=range(len(values)))
+    sets = pd.DataFrame(list(values))  # ``[{}]``: one set of the bundled values
     batch = BatchRuns(sets, model)
     batch.solve([r for s in series for r in s.runs])
     return np.vstack([predictions(batch[i], series) for i in range(len(values))])
@@ -260,7 +250,7 @@ class FitResult:
 
     def standardised(self, which: str) -> np.ndarray:
         """Standardised residuals of every point, ``which`` = ``"before"`` or ``"after"``."""
-        published, se = _points(self.series)
+        published, se = published_values(self.series)
         return (getattr(self, which) - published) / se
 
     def cost(self, which: str, split: str) -> float:
@@ -346,7 +336,7 @@ def calibrate(
     spec = (model.spec if model is not None else bt.load_model())
     names = [p.name for p in parameters]
     bundled = {n: spec.parameter(n).value for n in names}
-    published, se = _points(calibration)
+    published, se = published_values(calibration)
     lows = np.array([p.fit_bounds[0] for p in parameters])
     highs = np.array([p.fit_bounds[1] for p in parameters])
 
