@@ -229,8 +229,15 @@ def format_fit(result: Any) -> str:
     """The residual table of both splits, the costs, the fitted values and what the data
     determine."""
     lines = [format_residuals(result.series, result.before, result.after), ""]
-    for split in ("calibration", "validation"):
-        lines.append(f"{split} cost (half the sum of squared z): bundled "
+    if result.constraints:
+        rows = [("calibration check (constraint)", "band", "bundled", "fitted", "inside")]
+        for c, b, a in zip(result.constraints, result.checks_before, result.checks_after,
+                           strict=True):
+            rows.append((c.id, f"{c.low:.4g} - {c.high:.4g} {c.unit}", f"{b:.4g}",
+                         f"{a:.4g}", f"{_inside(c, b)} -> {_inside(c, a)}"))
+        lines += [*_columns(rows), ""]
+    for split in ("calibration", "validation", "checks"):
+        lines.append(f"{split} cost (half the sum of squared residuals): bundled "
                      f"{result.cost('before', split):.4g}, fitted "
                      f"{result.cost('after', split):.4g}")
     lines.append(f"fit took {result.seconds:.0f} s, {len(result.starts)} start(s): costs "
@@ -254,6 +261,10 @@ def format_fit(result: Any) -> str:
     lines.append("determined: 'no' where the 95 % interval crosses both ends of the search "
                  "range (Raue A et al. Bioinformatics 2009;25:1923-1929)")
     return "\n".join(lines)
+
+
+def _inside(check: Any, value: float) -> str:
+    return "yes" if check.low <= value <= check.high else "no"
 
 
 def _columns(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -5,7 +5,10 @@ of every ``calibration`` point of :func:`.dataset.calibration_set` with SciPy's
 trust-region reflective least squares (``scipy.optimize.least_squares``, ``method =
 "trf"``), within each parameter's search range (``data/fit.toml``, inside the bounds its
 model data declares), from several starts: the bundled values and a Latin hypercube
-over the ranges. The ``validation`` points are never seen by the fit; they are
+over the ranges. The checks of ``data/checks.toml`` whose role is ``calibration`` (the
+seed facts and trial endpoints the model's values were once chosen against) join the
+objective as soft constraints: 0 inside their band, the distance outside it in
+half-widths of the band. The ``validation`` points are never seen by the fit; they are
 evaluated after it.
 
 The Jacobian is a forward difference in the fit's coordinates (the logarithm of a
@@ -36,6 +39,7 @@ import pandas as pd
 
 import boneturnover as bt
 
+from .checks import Check, checks
 from .dataset import Series, calibration_set, predictions, published_values
 from .measures import CheckDefinitionError
 from .runs import run_definitions, run_scenario
@@ -46,6 +50,15 @@ __all__ = ["FitParameter", "FitResult", "StartResult", "BatchRuns", "fit_paramet
 #: Standardised residual given to a point whose simulation failed (a solver failure or an
 #: unusable output): far outside any fit, finite so the optimiser can step away from it.
 RESIDUAL_OF_FAILURE = 100.0
+
+#: A band end at or beyond this magnitude is open (``data/checks.toml`` writes "below
+#: -56 %" as the band [-1e9, -56]).
+_OPEN = 1e8
+
+#: Unit of distance of a one-sided check whose bound is near 0, in the check's own unit
+#: (ten percentage points, ten days): a convention of this fit (an assumption), of the
+#: size of the assumed standard error of a marker change of about 50 % (20 % of it).
+ONE_SIDED_SCALE = 10.0
 
 #: Two-sided 95 % quantile of the standard normal distribution.
 Z_95 = 1.959963984540054
@@ -182,16 +195,59 @@ class BatchRuns:
 
 
 def evaluate_series(values: Sequence[Mapping[str, float]], series: Sequence[Series],
-                    model: bt.BoneModel | None = None) -> np.ndarray:
-    """Simulated values of every point of ``series`` for each parameter set.
+                    model: bt.BoneModel | None = None,
+                    constraints: Sequence[Check] = ()) -> np.ndarray:
+    """Simulated values of every point of ``series``, then of every check of
+    ``constraints``, for each parameter set.
 
-    Returns an array (sets x points), NaN where a simulation failed. Each run the series
-    read is solved once for all the sets.
+    Returns an array (sets x (points + checks)), NaN where a simulation failed. Each run
+    they read is solved once for all the sets.
     """
     sets = pd.DataFrame(list(values))  # ``[{}]``: one set of the bundled values
     batch = BatchRuns(sets, model)
-    batch.solve([r for s in series for r in s.runs])
-    return np.vstack([predictions(batch[i], series) for i in range(len(values))])
+    batch.solve([*(r for s in series for r in s.runs), *(r for c in constraints
+                                                          for r in c.runs)])
+    return np.vstack([np.concatenate([predictions(batch[i], series),
+                                      _check_values(batch[i], constraints)])
+                      for i in range(len(values))])
+
+
+def _check_values(runs: Mapping[str, pd.DataFrame], constraints: Sequence[Check]
+                  ) -> np.ndarray:
+    values = []
+    for c in constraints:
+        try:
+            values.append(c.compute(runs))  # type: ignore[arg-type]
+        except (KeyError, IndexError, ZeroDivisionError):
+            values.append(math.nan)
+    return np.asarray(values, dtype=float)
+
+
+def band_residuals(values: np.ndarray, constraints: Sequence[Check]) -> np.ndarray:
+    """How far each check's value lies outside its band (0 inside it): a calibration
+    check as a soft constraint of the fit.
+
+    The distance is counted in half-widths of a two-sided band. A one-sided band (its
+    other end beyond +/-1e8, as ``data/checks.toml`` writes "below -56 %") has no width:
+    its distance is counted in units of ``max(|bound|, ONE_SIDED_SCALE)``.
+    """
+    low = np.array([c.low for c in constraints], dtype=float)
+    high = np.array([c.high for c in constraints], dtype=float)
+    open_low, open_high = np.abs(low) >= _OPEN, np.abs(high) >= _OPEN
+    bound = np.where(open_low, high, low)
+    scale = np.where(open_low | open_high, np.maximum(np.abs(bound), ONE_SIDED_SCALE),
+                     0.5 * (high - low))
+    scale = np.maximum(scale, 1e-12)
+    below = np.where(values < low, (values - low) / scale, 0.0)
+    above = np.where(values > high, (values - high) / scale, 0.0)
+    return below + above
+
+
+def constraint_checks() -> tuple[Check, ...]:
+    """The checks of ``data/checks.toml`` whose role is ``calibration`` and that read no
+    population run: the fit keeps them inside their bands as soft constraints."""
+    return tuple(c for c in checks() if c.role == "calibration"
+                 and not any(run_definitions()[r].get("population") for r in c.runs))
 
 
 @dataclass(frozen=True)
@@ -229,6 +285,9 @@ class FitResult:
         Correlation matrix of the fitted coordinates (parameters x parameters).
     seconds
         Wall time of the whole fit.
+    constraints, checks_before, checks_after
+        The checks kept inside their bands, and their values with the bundled and the
+        fitted values.
     """
 
     parameters: tuple[FitParameter, ...]
@@ -243,6 +302,9 @@ class FitResult:
     correlation: np.ndarray
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    constraints: tuple[Check, ...] = ()
+    checks_before: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    checks_after: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def series(self) -> tuple[Series, ...]:
@@ -255,7 +317,13 @@ class FitResult:
 
     def cost(self, which: str, split: str) -> float:
         """Half the sum of squared standardised residuals of one split (NaN counted as a
-        failure residual)."""
+        failure residual); ``split = "checks"``: of the constraints' band residuals."""
+        if split == "checks":
+            values = self.checks_before if which == "before" else self.checks_after
+            b = np.nan_to_num(band_residuals(values, self.constraints),
+                              nan=RESIDUAL_OF_FAILURE)
+            b[~np.isfinite(values)] = RESIDUAL_OF_FAILURE
+            return float(0.5 * np.sum(b ** 2))
         r = np.nan_to_num(self.standardised(which), nan=RESIDUAL_OF_FAILURE)
         n_cal = sum(len(s.points) for s in self.calibration)
         part = r[:n_cal] if split == "calibration" else r[n_cal:]
@@ -297,6 +365,7 @@ def calibrate(
     *,
     parameters: Sequence[FitParameter] | None = None,
     series: Sequence[Series] | None = None,
+    constraints: Sequence[Check] | None = None,
     starts: int = 3,
     max_evaluations: int = 40,
     seed: int = 2010,
@@ -312,6 +381,10 @@ def calibrate(
     series
         The data set (default: :func:`.dataset.calibration_set`); only ``split =
         "calibration"`` series enter the objective.
+    constraints
+        Checks kept inside their bands (default: :func:`constraint_checks`, the
+        calibration checks): each adds a residual of 0 inside its band and its distance
+        outside in half-widths of the band.
     starts
         Number of starts: the bundled values, then ``starts - 1`` Latin hypercube points
         over the search ranges (``seed``).
@@ -330,6 +403,8 @@ def calibrate(
     series = tuple(series if series is not None else calibration_set())
     calibration = tuple(s for s in series if s.split == "calibration")
     validation = tuple(s for s in series if s.split == "validation")
+    constraints = tuple(constraints if constraints is not None else constraint_checks())
+    n_points = sum(len(s.points) for s in calibration)
     if not parameters or not calibration:
         raise bt.InputError("calibrate: expected at least one parameter and one calibration "
                             "series")
@@ -345,15 +420,19 @@ def calibrate(
                 for u in us]
 
     def standardised(sim: np.ndarray) -> np.ndarray:
-        return np.nan_to_num((sim - published) / se, nan=RESIDUAL_OF_FAILURE,
-                             posinf=RESIDUAL_OF_FAILURE, neginf=-RESIDUAL_OF_FAILURE)
+        r = np.concatenate([(sim[:n_points] - published) / se,
+                            band_residuals(sim[n_points:], constraints)])
+        r[~np.isfinite(sim)] = RESIDUAL_OF_FAILURE
+        return np.nan_to_num(r, nan=RESIDUAL_OF_FAILURE, posinf=RESIDUAL_OF_FAILURE,
+                             neginf=-RESIDUAL_OF_FAILURE)
 
     cache_: dict[bytes, np.ndarray] = {}
 
     def fun(u: np.ndarray) -> np.ndarray:
         key = np.asarray(u, dtype=float).tobytes()
         if key not in cache_:
-            cache_[key] = standardised(evaluate_series(sets([u]), calibration, model)[0])
+            cache_[key] = standardised(
+                evaluate_series(sets([u]), calibration, model, constraints)[0])
         return cache_[key]
 
     def jac(u: np.ndarray) -> np.ndarray:
@@ -361,7 +440,7 @@ def calibrate(
         # step towards the inside of the range, so every perturbed set is feasible
         steps = np.where(u + _STEP <= highs, _STEP, -_STEP)
         shifted = [u + steps[j] * np.eye(len(u))[j] for j in range(len(u))]
-        sims = evaluate_series(sets(shifted), calibration, model)
+        sims = evaluate_series(sets(shifted), calibration, model, constraints)
         cols = [(standardised(sims[j]) - f0) / steps[j] for j in range(len(u))]
         if progress is not None:
             progress(f"  Jacobian: cost {0.5 * float(f0 @ f0):.6g}")
@@ -394,11 +473,15 @@ def calibrate(
         notes = (f"the Jacobian at the best fit has rank {rank} of {len(parameters)}: some "
                  "combinations of parameters do not change any calibration point",)
     fitted = sets([best.x])[0]
-    before = evaluate_series([bundled, fitted], (*calibration, *validation), model)
+    both = evaluate_series([bundled, fitted], (*calibration, *validation), model,
+                           constraints)
+    n_all = n_points + sum(len(s.points) for s in validation)
     return FitResult(
         parameters=parameters, values=fitted, bundled=bundled, starts=tuple(results),
-        calibration=calibration, validation=validation, before=before[0], after=before[1],
-        se_fit=se_fit, correlation=corr, seconds=time.perf_counter() - t0, notes=notes)
+        calibration=calibration, validation=validation, before=both[0, :n_all],
+        after=both[1, :n_all], se_fit=se_fit, correlation=corr,
+        seconds=time.perf_counter() - t0, notes=notes, constraints=constraints,
+        checks_before=both[0, n_all:], checks_after=both[1, n_all:])
 
 
 def result_document(result: FitResult) -> dict[str, Any]:
