@@ -9,15 +9,18 @@ fitting loop calls it directly.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import numba
 import numpy as np
 
 from ..errors import ModelError
-from ..solve import binding
+from ..solve import binding, precompile
 from ..solve.results import Status
 from ..solve.sparse import lu_plan
 from . import codegen
@@ -110,6 +113,10 @@ def _pattern(generated: ModuleType) -> np.ndarray:
     return np.asarray(generated.PATTERN, dtype=bool)
 
 
+#: Integrator modules this process has compiled or found cached (:meth:`BoneModel.compile`).
+_COMPILED: set[str] = set()
+
+
 class BoneModel:
     """The Peterson & Riggs model with its compiled solver.
 
@@ -186,12 +193,49 @@ class BoneModel:
             rec[name] = default
         return rec
 
+    def compile(self) -> None:
+        """Compile the generated functions and the integrator where the disk cache lacks
+        them; every solve does this on first use.
+
+        In a fresh cache folder the Jacobian, the largest function, is compiled in a
+        second process (:mod:`boneturnover.solve.precompile`) while this one compiles the
+        right-hand side, the derived constants, the output columns and the sparse LU;
+        the integrator, typed last, then loads the Jacobian's machine code from the cache.
+        """
+        if self.kernel.__name__ in _COMPILED:
+            return
+        _COMPILED.add(self.kernel.__name__)
+        g, k = self.generated, self.kernel
+        n = self.y_ref.shape[0]
+        rec = precompile.Record(self._dtype)
+        vec, mat = np.zeros(n), np.zeros((n, n))
+        jac_args = (0.0, vec, rec, mat, vec)
+        if precompile.is_cached(g.jac, jac_args):
+            return
+        child = precompile.start(g.__file__, g.__name__, "jac", jac_args)
+        if child is None:
+            return
+        try:
+            signals = np.zeros((1, max(1, len(g.SIGNALS))))[0]
+            row = _column_major(2, 2, len(g.COLUMNS))[0, 0]  # a strided row, as in a solve
+            lu = np.zeros(k._LU_SIZE)
+            for fn, args in ((g.rhs, (0.0, vec, rec, vec)), (g.derive, (rec, self.y_ref)),
+                             (g.signals, (0.0, vec, rec, signals)),
+                             (g.observe, (0.0, vec, rec, signals, vec, row)),
+                             (k._splu_fill, (mat, 1.0, lu)), (k._splu_factor, (lu,)),
+                             (k._splu_solve, (lu, vec))):
+                fn.compile(tuple(numba.typeof(a.value() if isinstance(a, precompile.Record)
+                                              else a) for a in args))
+        finally:
+            precompile.wait(child)
+
     def prepare(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Fill derived fields and solve each subject's premenopausal steady state.
 
         The steady state is taken with oestrogen = 1 and no drug. Returns
         ``(y0s, status)``: one state vector and one :class:`Status` code per record.
         """
+        self.compile()
         n = records.shape[0]
         y0s = np.tile(self.y_ref, (n, 1))
         status = np.zeros(n, np.int64)
@@ -316,6 +360,7 @@ class BoneModel:
              base: np.ndarray | None, constants: np.ndarray | None, out: np.ndarray,
              t_start_h: np.ndarray | None, events: EventTable | None, max_steps: int,
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self.compile()
         n = records.shape[0]
         t_out_h = np.ascontiguousarray(t_out_h, dtype=np.float64)
         events = events or EventTable.empty(n)
@@ -326,11 +371,41 @@ class BoneModel:
         y_end = np.zeros((n, y0s.shape[1]))
         stats = np.zeros((n, 4))
         status = np.zeros(n, np.int64)
-        self.kernel.solve_batch(records, np.ascontiguousarray(y0s), events.time_h, events.kind,
-                                events.state, events.value, events.ptr, t_start, t_out_h,
-                                self.rtol, self.atol, max_steps, mode, sbs, c, out, y_end,
-                                stats, status)
+        args = (records, np.ascontiguousarray(y0s), events.time_h, events.kind, events.state,
+                events.value, events.ptr, t_start, t_out_h, self.rtol, self.atol, max_steps,
+                mode, sbs, c, out, y_end, stats, status)
+        _in_threads(self.kernel.solve_range, n, args)
         return y_end, status, stats
+
+
+def _in_threads(solve_range: Any, n: int, args: tuple[Any, ...]) -> None:
+    """Run ``solve_range(lo, hi, *args)`` over subjects ``0 .. n - 1`` in
+    :func:`numba.get_num_threads` threads (the size a caller set with
+    :func:`numba.set_num_threads`, e.g. a cluster worker's share of its host).
+
+    The compiled range releases the GIL, so the threads run at once; each takes the next
+    block of subjects when it is done (subjects differ in their cost), and every subject's
+    result goes to its own rows, so the blocks never share a write.
+    """
+    threads = min(numba.get_num_threads(), n)
+    if threads <= 1:
+        solve_range(0, n, *args)
+        return
+    block = max(1, n // (16 * threads))
+    starts = iter(range(0, n, block))  # next() on it is atomic under the GIL
+
+    def worker() -> None:
+        for lo in starts:
+            solve_range(lo, min(lo + block, n), *args)
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads - 1)]
+    for t in pool:
+        t.start()
+    try:
+        worker()
+    finally:
+        for t in pool:
+            t.join()
 
 
 def _column_major(subjects: int, times: int, width: int) -> np.ndarray:

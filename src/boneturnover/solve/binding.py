@@ -90,7 +90,7 @@ def bind(model_module: str, depends_on: Iterable[Path], plan: LUPlan) -> ModuleT
     Returns
     -------
     ModuleType
-        A module with ``solve_one``, ``solve_batch`` and ``steady_state``.
+        A module with ``solve_one``, ``solve_range`` and ``steady_state``.
     """
     source = _source(model_module, plan)
     digest = hashlib.sha256()

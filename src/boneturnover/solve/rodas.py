@@ -20,7 +20,8 @@ as arguments).
 ``solve_one`` integrates one subject through an event table (boluses and zero-order
 rates that start/stop) and writes the state, or the observed output columns, at the
 requested output times by cubic Hermite interpolation between accepted steps;
-``solve_batch`` runs many subjects in parallel threads; ``steady_state`` solves dy/dt = 0
+``solve_range`` runs a range of a batch's subjects without the GIL, so that threads
+share a batch; ``steady_state`` solves dy/dt = 0
 by Newton's method. Failures are returned as a status code, never raised inside compiled code (see
 :class:`boneturnover.solve.results.Status`).
 """
@@ -32,7 +33,7 @@ import math
 import numba as nb
 import numpy as np
 
-__all__ = ["solve_one", "solve_batch", "steady_state", "EVENT_BOLUS", "EVENT_RATE",
+__all__ = ["solve_one", "solve_range", "steady_state", "EVENT_BOLUS", "EVENT_RATE",
            "TABLEAU", "STATES", "OBSERVED"]
 
 # --- bound right-hand side (replaced by `binding.bind`) ---
@@ -349,14 +350,15 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     return status
 
 
-@nb.njit(parallel=True, cache=True, error_model="numpy")
-def solve_batch(params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out, rtol,
-                atol, max_steps, mode, sbs, consts, y_out, y_end, stats, status):
-    """RODAS4 for many subjects in parallel threads (see :func:`solve_one`).
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def solve_range(lo, hi, params, y0s, ev_t, ev_kind, ev_state, ev_value, ev_ptr, t_start, t_out,
+                rtol, atol, max_steps, mode, sbs, consts, y_out, y_end, stats, status):
+    """RODAS4 for subjects ``lo`` to ``hi - 1`` of a batch (see :func:`solve_one`), without
+    holding the GIL: several Python threads run disjoint ranges of one batch at once.
 
     Subject ``i`` uses events ``ev_ptr[i]:ev_ptr[i+1]`` and baseline signals ``sbs[i]``.
     """
-    for i in nb.prange(params.shape[0]):
+    for i in range(lo, hi):
         a = ev_ptr[i]
         b = ev_ptr[i + 1]
         status[i] = solve_one(params[i], y0s[i], ev_t[a:b], ev_kind[a:b], ev_state[a:b],
