@@ -68,7 +68,7 @@ def is_cached(dispatcher: Any, args: Sequence[Any]) -> bool:
 def start(module_file: str | os.PathLike[str], module_name: str, function: str,
           args: Sequence[Any]) -> subprocess.Popen[bytes] | None:
     """Compile ``module_name.function`` for ``args`` in a child process; ``None`` where
-    the machine has one core or no child can be started."""
+    only one core is available or no child can be started."""
     if (os.cpu_count() or 1) < 2:
         return None
     fd, job = tempfile.mkstemp(prefix="boneturnover-precompile-", suffix=".pkl")
