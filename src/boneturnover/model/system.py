@@ -394,18 +394,23 @@ def _in_threads(solve_range: Any, n: int, args: tuple[Any, ...]) -> None:
     block = max(1, n // (16 * threads))
     starts = iter(range(0, n, block))  # next() on it is atomic under the GIL
 
+    failed: list[BaseException] = []
+
     def worker() -> None:
-        for lo in starts:
-            solve_range(lo, min(lo + block, n), *args)
+        try:
+            for lo in starts:
+                solve_range(lo, min(lo + block, n), *args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            failed.append(exc)
 
     pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads - 1)]
     for t in pool:
         t.start()
-    try:
-        worker()
-    finally:
-        for t in pool:
-            t.join()
+    worker()
+    for t in pool:
+        t.join()
+    if failed:  # a subject left unsolved must never read as solved
+        raise failed[0]
 
 
 def _column_major(subjects: int, times: int, width: int) -> np.ndarray:
