@@ -20,8 +20,6 @@ from pathlib import Path
 import numpy as np
 
 import boneturnover as bt
-from boneturnover.model.assembly import bundled_modules, load_module
-from boneturnover.model.spec import load_model
 from boneturnover.model.system import BoneModel
 from boneturnover.validation.commands import parse_overrides
 from boneturnover.validation.runs import run_scenario
@@ -31,30 +29,32 @@ GRID = {"om_k_fusion": [1.5e-3, 3e-3], "om_fusion_s50": [1.05, 1.15],
         "om_divert_s50": [0.3, 0.5, 0.7]}
 
 
-def model(values: dict[str, float], osteomorphs: bool) -> BoneModel:
-    if not osteomorphs:
+def model(values: dict[str, float], variant: BoneModel | None) -> BoneModel:
+    """The bundled model, or ``variant``'s modules, with ``values`` replaced."""
+    if variant is None:
         return BoneModel(bt.load_model().with_values(values))
-    spec = load_model("peterson_riggs", extra_modules=(str(VARIANT),))
-    return BoneModel(spec.with_values(values), modules=bundled_modules()
-                     + (load_module(VARIANT),))
+    return BoneModel(variant.spec.with_values(values), modules=variant.modules)
+
+
+def _at(day: np.ndarray, d: float) -> int:
+    return int(np.argmin(abs(day - d)))
 
 
 def row(m: BoneModel) -> str:
     f = bt.simulate(run_scenario("denosumab_stop"), model=m).frame
     day, ctx, p1np = f["time_d"].to_numpy(), f["ctx_ng_l"].to_numpy(), f["p1np_ug_l"].to_numpy()
 
-    def pct(x: np.ndarray, d: float, ref: float | None = None) -> float:
-        base = x[0] if ref is None else ref
-        return 100 * (x[int(np.argmin(abs(day - d)))] / base - 1)
+    def pct(x: np.ndarray, i: int, ref: int = 0) -> float:
+        return 100 * (x[i] / x[ref] - 1)
 
     after = day >= 730
     k = int(np.flatnonzero(after)[np.argmax(ctx[after])])
     a = bt.simulate(run_scenario("alendronate"), model=m).frame
     ad, actx, ap1 = a["time_d"].to_numpy(), a["ctx_ng_l"].to_numpy(), a["p1np_ug_l"].to_numpy()
-    y1, y3 = int(np.argmin(abs(ad - 365))), int(np.argmin(abs(ad - 1095)))
-    return (f"{pct(ctx, 540):7.1f} {pct(ctx, 913):7.1f} {100 * (ctx[k] / ctx[0] - 1):7.1f} "
-            f"{day[k]:5.0f} {pct(p1np, 913):7.1f} {100 * (actx[y3] / actx[y1] - 1):7.1f} "
-            f"{100 * (ap1[y3] / ap1[y1] - 1):7.1f}")
+    y1, y3 = _at(ad, 365), _at(ad, 1095)
+    return (f"{pct(ctx, _at(day, 540)):7.1f} {pct(ctx, _at(day, 913)):7.1f} "
+            f"{pct(ctx, k):7.1f} {day[k]:5.0f} {pct(p1np, _at(day, 913)):7.1f} "
+            f"{pct(actx, y3, y1):7.1f} {pct(ap1, y3, y1):7.1f}")
 
 
 def main() -> None:
@@ -69,15 +69,16 @@ def main() -> None:
     except bt.InputError as e:
         print(f"error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
+    variant = BoneModel.with_modules(VARIANT)
     print("variant" + " " * 45 + "ctx540  ctx913  ctxmax  day  p1np913 alnCTX3/1 alnP1NP3/1")
     for g in args.store:
         base = {"tgfb_matrix_gamma": g, **extra}
-        print(f"{'bundled core, store bound ' + format(g, 'g'):52s}" + row(model(base, False)),
+        print(f"{'bundled core, store bound ' + format(g, 'g'):52s}" + row(model(base, None)),
               flush=True)
         for combo in itertools.product(*GRID.values()):
             values = {**base, **dict(zip(GRID, combo, strict=True))}
             label = "osteomorphs " + " ".join(f"{v:g}" for v in combo)
-            print(f"{label:52s}" + row(model(values, True)), flush=True)
+            print(f"{label:52s}" + row(model(values, variant)), flush=True)
 
 
 if __name__ == "__main__":
