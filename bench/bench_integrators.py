@@ -18,7 +18,9 @@ as ``solve/rodas.py`` does. An output at a dose time is the state just before th
 
 Candidates (a missing library is reported as "not installed"):
 
-* RODAS4, the project's compiled Rosenbrock solver (``BoneModel.solve``);
+* the project's compiled Rosenbrock solver (``BoneModel.solve``) with its RODAS4, and
+  compiled with each other method of ``solve/tableaux.py`` (``BoneModel(method=...)``:
+  Rodas5P, ROS4, RODAS3, ROS3);
 * CVODE BDF (SUNDIALS, through scikit-sundae), numba rhs and analytic Jacobian behind
   Python callbacks, dense and sparse (SuperLU_MT) linear solvers;
 * LSODA through numbalsoda: a numba ``cfunc`` rhs, the segment loop compiled too; no
@@ -65,6 +67,7 @@ from boneturnover.dosing import realize
 from boneturnover.model.indices import HOURS_PER_YEAR
 from boneturnover.model.system import BoneModel, EventTable
 from boneturnover.population import history_start_age, output_times_h
+from boneturnover.solve.tableaux import DEFAULT_METHOD
 
 MARKERS = ("ctx_ng_l", "p1np_ug_l", "bmd_spine_g_cm2")
 TARGET_ERR = 1e-4  #: output error a setting must meet
@@ -220,21 +223,21 @@ def _tspan(a: float, b: float, t_eval: np.ndarray) -> np.ndarray:
 @dataclass
 class Runner:
     model: BoneModel
-    models: dict[float, BoneModel]
+    models: dict[tuple[str, float], BoneModel]
 
     def atol(self, rtol: float) -> np.ndarray:
         return 1e-3 * rtol * self.model.scale
 
-    def rodas(self, case: Case, rtol: float):
-        m = self.models.get(rtol)
+    def rodas(self, case: Case, rtol: float, method: str = DEFAULT_METHOD):
+        m = self.models.get((method, rtol))
         if m is None:
-            m = self.models[rtol] = BoneModel(rtol=rtol)
+            m = self.models[(method, rtol)] = BoneModel(rtol=rtol, method=method)
         steps = 400_000_000 if rtol < 1e-8 else 5_000_000
         y, status, stats = m.solve(case.rec, case.y_start[None, :], case.t_out,
                                    t_start_h=np.array([case.t0]), events=case.events(),
                                    max_steps=steps)
         if status[0] != 0:
-            raise RuntimeError(f"RODAS4 status {int(status[0])}")
+            raise RuntimeError(f"Rosenbrock status {int(status[0])}")
         acc, rej, nfev = (int(v) for v in stats[0, :3])
         return y[0], {"steps": acc, "rej": rej, "rhs": nfev, "jac": acc + case.ev_t.size}
 
@@ -508,7 +511,8 @@ def _fmt(v) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true",
-                    help="1 year per case, one timed run, RODAS4 and rtol 1e-4 only")
+                    help="1 year per case, one timed run, rtol 1e-4 only (and 1e-3, 3e-4 for "
+                         "the other Rosenbrock methods)")
     ap.add_argument("--cases", default="denosumab,teriparatide")
     ap.add_argument("--only", default="",
                     help="comma-separated parts of integrator names to run (RODAS4 always)")
@@ -518,10 +522,17 @@ def main() -> None:
     rtols = (1e-4,) if args.quick else RTOLS
 
     model = BoneModel()
-    runner = Runner(model, {model.rtol: model})
+    runner = Runner(model, {(DEFAULT_METHOD, model.rtol): model})
     versions = {"numpy": np.__version__, "numba": nb.__version__}
     candidates: list[tuple[str, Callable | None, tuple[float, ...]]] = [
         ("RODAS4 (project)", runner.rodas, (model.rtol, 1e-4))]
+    for method in ("rodas5p", "ros4", "rodas3", "ros3"):
+        label = f"{method} (project)"
+        if args.only and not any(w.strip().lower() in label.lower()
+                                 for w in args.only.split(",")):
+            continue
+        candidates.append((label, lambda case, rtol, m=method: runner.rodas(case, rtol, m),
+                           (1e-3, 3e-4) + rtols))
     for label, dist, factory in [
             ("CVODE BDF dense", "scikit-sundae", lambda: make_cvode(runner, "dense")),
             ("CVODE BDF sparse", "scikit-sundae", lambda: make_cvode(runner, "sparse")),

@@ -2,8 +2,9 @@
 
 Prints, for the bundled model at a premenopausal steady state, the CPU time of one call
 of the right-hand side, the analytic Jacobian, the sparse fill and factorisation of
-``I/(h*gamma) - J`` and one sparse solve, and what a RODAS4 step spends on them (six
-right-hand sides, one Jacobian, one factorisation, six solves). CPU time (``process_time``)
+``I/(h*gamma) - J`` and one sparse solve, and what a step of RODAS4 spends on them (six
+right-hand sides, one Jacobian, one factorisation, six solves) and, for comparison, a
+step of ROS4 (three right-hand sides, four solves). CPU time (``process_time``)
 of the fastest of five repeats of ``--calls`` calls, so that a busy machine inflates the
 figures less than it would wall time.
 
@@ -19,6 +20,7 @@ import numba as nb
 import numpy as np
 
 from boneturnover.model.system import get_model
+from boneturnover.solve.tableaux import METHODS
 
 
 def main() -> None:
@@ -60,23 +62,31 @@ def main() -> None:
             solve_f(lu, b)
 
     jac_f(0.0, y, p, jac, ft)
-    cases = [("right-hand side", rhs_loop, (y, p, dy), 6),
-             ("analytic Jacobian", jac_loop, (y, p, jac, ft), 1),
-             ("sparse fill and factorisation", factor_loop, (jac, lu), 1),
-             ("sparse solve", solve_loop, (lu, b), 6)]
+    cases = [("right-hand side", rhs_loop, (y, p, dy)),
+             ("analytic Jacobian", jac_loop, (y, p, jac, ft)),
+             ("sparse fill and factorisation", factor_loop, (jac, lu)),
+             ("sparse solve", solve_loop, (lu, b))]
+    methods = [METHODS["rodas4"], METHODS["ros4"]]
+    per_step = {tab.name: (tab.rhs_per_step, 1, 1, tab.stages) for tab in methods}
     print(f"{n} states, {int(m.pattern.sum())} Jacobian entries, {k._LU_SIZE} with fill")
-    print(f"{'part':<32} {'us/call':>8} {'calls/step':>11} {'us/step':>8}")
-    total = 0.0
-    for name, fn, fargs, per_step in cases:
+    head = "".join(f" {'per ' + t.name + ' step':>22}" for t in methods)
+    print(f"{'part':<32} {'us/call':>8}{head}")
+    totals = dict.fromkeys(per_step, 0.0)
+    for i, (name, fn, fargs) in enumerate(cases):
         fn(*fargs, 10)  # compile
         best = float("inf")
         for _ in range(5):
             t = time.process_time()
             fn(*fargs, args.calls)
             best = min(best, (time.process_time() - t) / args.calls)
-        total += best * per_step
-        print(f"{name:<32} {best * 1e6:8.3f} {per_step:11d} {best * per_step * 1e6:8.2f}")
-    print(f"{'these parts of one step':<32} {'':>8} {'':>11} {total * 1e6:8.2f}")
+        cells = ""
+        for tab in methods:
+            calls = per_step[tab.name][i]
+            totals[tab.name] += best * calls
+            cells += f" {calls:>6d} x = {best * calls * 1e6:8.2f} us"
+        print(f"{name:<32} {best * 1e6:8.3f}{cells}")
+    cells = "".join(f" {'':>6}     {totals[t.name] * 1e6:8.2f} us" for t in methods)
+    print(f"{'these parts of one step':<32} {'':>8}{cells}")
 
 
 if __name__ == "__main__":

@@ -43,8 +43,8 @@ if TYPE_CHECKING:  # pragma: no cover - the model is imported on first use (see 
 
 __all__ = ["connect", "run_chunks", "warm_up", "model_recipe", "ModelRecipe", "CONNECT_TIMEOUT_S"]
 
-#: (bundled model name, changed parameter values, relative tolerance).
-ModelRecipe = tuple[str, tuple[tuple[str, float], ...], float]
+#: (bundled model name, changed parameter values, relative tolerance, Rosenbrock method).
+ModelRecipe = tuple[str, tuple[tuple[str, float], ...], float, str]
 #: Seconds to wait for a scheduler before giving up.
 CONNECT_TIMEOUT_S = 10.0
 #: One compiled solve at a time in a worker process (numba's threads do the rest).
@@ -93,7 +93,8 @@ def _bundled(name: str) -> ModelSpec:
 
 
 def model_recipe(model: BoneModel) -> ModelRecipe:
-    """What a worker needs to rebuild ``model``: its bundled name, changed values, rtol.
+    """What a worker needs to rebuild ``model``: its bundled name, changed values, rtol and
+    integration method.
 
     Raises
     ------
@@ -113,18 +114,19 @@ def model_recipe(model: BoneModel) -> ModelRecipe:
     changed = tuple((p.name, float(p.value)) for p, q in zip(spec.parameters, base.parameters,
                                                               strict=True)
                     if p.value != q.value)
-    return spec.name, changed, float(model.rtol)
+    return spec.name, changed, float(model.rtol), model.method
 
 
 @lru_cache(maxsize=8)
 def _worker_model(recipe: ModelRecipe) -> BoneModel:
     """The model of a recipe, built once per worker process."""
     from .model.system import BoneModel, get_model
+    from .solve.tableaux import DEFAULT_METHOD
 
-    name, changed, rtol = recipe
-    if name == "peterson_riggs" and not changed:
+    name, changed, rtol, method = recipe
+    if name == "peterson_riggs" and not changed and method == DEFAULT_METHOD:
         return get_model(rtol)
-    return BoneModel(_bundled(name).with_values(dict(changed)), rtol=rtol)
+    return BoneModel(_bundled(name).with_values(dict(changed)), rtol=rtol, method=method)
 
 
 def _worker_threads() -> int:

@@ -138,7 +138,8 @@ class HistoryCache:
         head = np.concatenate([
             np.array([model.rtol, float(history_h), float(len(model.spec.states))]),
             model.y_ref, model.atol]).tobytes() + ",".join(fields).encode() + (
-            model.generated.__name__.encode())  # the equations: hashed modules
+            model.generated.__name__.encode()  # the equations: hashed modules
+            + model.kernel.__name__.encode())  # the integrator, with its method
         values = np.ascontiguousarray(np.stack([records[f] for f in fields], axis=1))
         return [head + row.tobytes() for row in values]
 

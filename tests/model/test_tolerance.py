@@ -43,6 +43,9 @@ CASES = {
     "teriparatide_60d": {"years": 60 / 365.25, "patient": {"age": 40},
                          "dose": [{"compartment": "teriparatide_sc", "amount": "20 ug",
                                    "every": "1 d"}]},
+    "teriparatide_at_70": {"years": 0.5, "patient": {"age": 70, "menopause_age": 51},
+                           "dose": [{"compartment": "teriparatide_sc", "amount": "20 ug",
+                                     "every": "1 d"}]},
 }
 
 

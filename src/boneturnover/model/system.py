@@ -23,6 +23,7 @@ from ..errors import ModelError
 from ..solve import binding, precompile
 from ..solve.results import Status
 from ..solve.sparse import lu_plan
+from ..solve.tableaux import DEFAULT_METHOD, METHODS
 from . import codegen
 from .assembly import COVARIATES, AssembledModel, Module, assemble, bundled_modules, load_module
 from .indices import S
@@ -102,10 +103,11 @@ def _spec_files() -> list[Path]:
 
 
 @cache
-def kernel() -> ModuleType:
+def kernel(method: str = DEFAULT_METHOD) -> ModuleType:
     """The integrator bound to the generated model (compiled once, cached on disk)."""
     module = compiled()
-    return binding.bind(module.__name__, [Path(module.__file__)], lu_plan(_pattern(module)))
+    return binding.bind(module.__name__, [Path(module.__file__)], lu_plan(_pattern(module)),
+                        method)
 
 
 def _pattern(generated: ModuleType) -> np.ndarray:
@@ -130,17 +132,26 @@ class BoneModel:
         ``tests/model/test_tolerance.py`` and docs/ENGINE.md).
     modules
         The modules to assemble (default: the bundled ones); see :meth:`with_modules`.
+    method
+        The Rosenbrock method the integrator is compiled with (default ``"rodas4"``; the
+        others of :data:`boneturnover.solve.tableaux.METHODS` are there to be measured
+        against it, docs/ENGINE.md).
     """
 
     def __init__(self, spec: ModelSpec | None = None, *, rtol: float | None = None,
-                 modules: tuple[Module, ...] | None = None) -> None:
+                 modules: tuple[Module, ...] | None = None,
+                 method: str = DEFAULT_METHOD) -> None:
         self.spec = spec or load_model("peterson_riggs")
         self.rtol = float(DEFAULT_RTOL if rtol is None else rtol)
+        if method not in METHODS:
+            raise ModelError(f"method: {method!r} is not a Rosenbrock method of this "
+                             f"package; expected one of {', '.join(sorted(METHODS))}")
+        self.method = method
         if modules is None or tuple(modules) == bundled_modules():
             self.modules = bundled_modules()
             self.assembly = assembled()
             self.generated = compiled()
-            self.kernel = kernel()
+            self.kernel = kernel(method)
         else:
             self.modules = tuple(modules)
             self.assembly = assemble(self.spec.state_names, self.spec.parameter_names,
@@ -148,7 +159,7 @@ class BoneModel:
             self.generated = codegen.load(self.assembly, _spec_files(), observation())
             self.kernel = binding.bind(self.generated.__name__,
                                        [Path(self.generated.__file__)],
-                                       lu_plan(_pattern(self.generated)))
+                                       lu_plan(_pattern(self.generated)), method)
         if self.assembly.states != self.spec.state_names:
             raise ModelError("the specification's states differ from the assembled modules'")
         # the record: parameters, covariates, derived constants and the constant

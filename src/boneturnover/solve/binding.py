@@ -31,11 +31,14 @@ from types import ModuleType
 import numba
 
 from .sparse import LUPlan, lu_source
+from .tableaux import DEFAULT_METHOD, METHODS
 
 __all__ = ["bind", "cache_dir", "writable_folder"]
 
 _BEGIN = "# --- bound right-hand side (replaced by `binding.bind`) ---"
 _END = "# --- end of bound right-hand side ---"
+_TAB_BEGIN = "# --- method tableau (written by `binding.bind` from `tableaux.METHODS`) ---"
+_TAB_END = "# --- end of method tableau ---"
 _PREFIX = "boneturnover_rodas_"
 
 
@@ -60,17 +63,23 @@ def writable_folder(folder: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix="boneturnover-"))
 
 
-def _source(model_module: str, plan: LUPlan) -> str:
+def _source(model_module: str, plan: LUPlan, method: str = DEFAULT_METHOD) -> str:
     text = resources.files(__package__).joinpath("rodas.py").read_text("utf-8")
     head, found, rest = text.partition(_BEGIN)
     _, found_end, tail = rest.partition(_END)
     if not (found and found_end):
         raise RuntimeError("solve/rodas.py has lost its bound right-hand side markers")
+    before, found, rest = tail.partition(_TAB_BEGIN)
+    _, found_end, after = rest.partition(_TAB_END)
+    if not (found and found_end):
+        raise RuntimeError("solve/rodas.py has lost its method tableau markers")
+    tail = f"{before}{_TAB_BEGIN}\n{METHODS[method].source_block()}{_TAB_END}{after}"
     return (f"{head}from {model_module} import jac as _jac, observe as _observe, "
             f"rhs as _rhs  # bound\n\n\n{lu_source(plan)}{tail}")
 
 
-def bind(model_module: str, depends_on: Iterable[Path], plan: LUPlan) -> ModuleType:
+def bind(model_module: str, depends_on: Iterable[Path], plan: LUPlan,
+         method: str = DEFAULT_METHOD) -> ModuleType:
     """The integrator compiled against a model's functions.
 
     Parameters
@@ -92,7 +101,7 @@ def bind(model_module: str, depends_on: Iterable[Path], plan: LUPlan) -> ModuleT
     ModuleType
         A module with ``solve_one``, ``solve_range`` and ``steady_state``.
     """
-    source = _source(model_module, plan)
+    source = _source(model_module, plan, method)
     digest = hashlib.sha256()
     for part in (source, numba.__version__, sys.version):
         digest.update(part.encode())

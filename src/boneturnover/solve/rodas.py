@@ -3,9 +3,10 @@
 A Rosenbrock method of order 4 with an embedded order-3 error estimate, L-stable
 and stiffly accurate (Hairer E, Wanner G. Solving Ordinary Differential
 Equations II, 2nd ed., Springer 1996, section IV.7; coefficients of RODAS4 from
-that book's ``rodas.f``). Rosenbrock methods need no Newton iteration, so a
-restart after each dose costs nothing but one Jacobian: daily dosing for ten
-years is cheap.
+that book's ``rodas.f``, kept as data in :mod:`boneturnover.solve.tableaux` with
+the other Rosenbrock methods it was measured against). Rosenbrock methods need no
+Newton iteration, so a restart after each dose costs nothing but one Jacobian: daily
+dosing for ten years is cheap.
 
 This module knows no model. Its functions call a right-hand side ``_rhs(t, y, p, dy)``
 and its Jacobian ``_jac(t, y, p, jac, ft)`` (``jac[i, j] = d f_i / d y_j`` at the
@@ -34,7 +35,7 @@ import numba as nb
 import numpy as np
 
 __all__ = ["solve_one", "solve_range", "steady_state", "EVENT_BOLUS", "EVENT_RATE",
-           "TABLEAU", "STATES", "OBSERVED"]
+           "STATES", "OBSERVED"]
 
 # --- bound right-hand side (replaced by `binding.bind`) ---
 def _rhs(t, y, p, dy):  # pragma: no cover - placeholder, never compiled
@@ -70,31 +71,18 @@ EVENT_RATE = 1  #: event kind: add ``value`` (amount/h) to the state's input rat
 STATES = 0  #: output mode: write the state at each output time
 OBSERVED = 1  #: output mode: write the bound ``_observe`` columns at each output time
 
-# RODAS4 coefficients (Hairer & Wanner 1996), "A" and "C" strictly lower-triangular, row-wise.
-_GAMMA = 0.25
-_ALPHA = tuple([0.0, 0.386, 0.21, 0.63, 1.0, 1.0])
-_GAMMA_I = tuple([0.25, -0.1043, 0.1035, -0.0362, 0.0, 0.0])
-_A = tuple(
-    [
-        1.544, 0.9466785280815826, 0.2557011698983284, 3.314825187068521, 2.896124015972201,
-        0.9986419139977817, 1.221224509226641, 6.019134481288629, 12.53708332932087,
-        -0.687886036105895, 1.221224509226641, 6.019134481288629, 12.53708332932087,
-        -0.687886036105895, 1.0,
-    ]
-)
-_C = tuple(
-    [
-        -5.6688, -2.430093356833875, -0.2063599157091915, -0.1073529058151375,
-        -9.594562251023355, -20.47028614809616, 7.496443313967647, -10.24680431464352,
-        -33.99990352819905, 11.7089089320616, 8.083246795921522, -7.981132988064893,
-        -31.52159432874371, 16.3193054312314, -6.058818238834054,
-    ]
-)
-_M = tuple([1.221224509226641, 6.019134481288629, 12.53708332932087, -0.687886036105895, 1.0, 1.0])
-_E = tuple([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+# --- method tableau (written by `binding.bind` from `tableaux.METHODS`) ---
+# The method is (stages, gamma, alpha, gamma_i, A, C, M, E, newf): stage i solves
+# (I/(h gamma) - J) k_i = f(t + alpha_i h, y + sum_j A_ij k_j) + h gamma_i df/dt
+# + sum_j C_ij/h k_j; y_new = y + sum_i M_i k_i, error = sum_i E_i k_i ("A" and "C"
+# strictly lower-triangular, row-wise; a stage whose newf is False reuses the previous
+# stage's right-hand side). The step factor is err^(-1/ELO).
+from .tableaux import DEFAULT_METHOD as _DEFAULT  # noqa: E402
+from .tableaux import METHODS as _METHODS  # noqa: E402
 
-TABLEAU = {"gamma": _GAMMA, "alpha": _ALPHA, "gamma_i": _GAMMA_I, "A": _A, "C": _C, "M": _M,
-           "E": _E}
+_S, _GAMMA, _ALPHA, _GAMMA_I, _A, _C, _M, _E, _NEWF = _METHODS[_DEFAULT].as_tuple()
+_ELO = _METHODS[_DEFAULT].elo
+# --- end of method tableau ---
 
 # status codes (mirrored by solve.results.Status)
 _OK = 0
@@ -201,7 +189,7 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
     g = np.zeros((n, n))
     lu = np.zeros(_LU_SIZE)
     piv = np.zeros(n, dtype=np.int64)
-    k = np.zeros((6, n))
+    k = np.zeros((_S, n))
     yo = np.zeros(n)
     n_out = t_out.shape[0]
     t_end = t_out[n_out - 1]
@@ -258,11 +246,11 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 if not _lu_factor(g, piv):
                     status = _SINGULAR
                     break
-            for st in range(6):
+            for st in range(_S):
                 if st == 0:
                     for i in range(n):
                         f1[i] = f0[i]
-                else:
+                elif _NEWF[st]:  # else: the previous stage's right-hand side
                     for i in range(n):
                         ytmp[i] = y[i]
                     base = (st - 1) * st // 2
@@ -288,16 +276,19 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
             finite = True
             for i in range(n):
                 yn = y[i]
-                for st in range(6):
+                en = 0.0
+                for st in range(_S):
                     yn += _M[st] * k[st, i]
+                    en += _E[st] * k[st, i]
                 ynew[i] = yn
                 if not math.isfinite(yn):
                     finite = False
                 sc = atol[i] + rtol * max(abs(y[i]), abs(yn))
-                e = k[5, i] / sc
+                e = en / sc
                 err += e * e
             err = math.sqrt(err / n)
-            if not finite:
+            if not finite or not err < math.inf:
+                finite = False
                 err = 1e10
             if err <= 1.0:
                 t_new = t_seg if last else t + h
@@ -325,14 +316,14 @@ def solve_one(p, y0, ev_t, ev_kind, ev_state, ev_value, t_start, t_out, rtol, at
                 t = t_new
                 naccept += 1
                 need_jac = True
-                fac = 0.9 * (max(err, 1e-10)) ** (-0.25)
+                fac = 0.9 * (max(err, 1e-10)) ** (-1.0 / _ELO)
                 fac = min(6.0, max(0.2, fac))
                 h = h * fac
             else:
                 if not finite:
                     fac = 0.1
                 else:
-                    fac = max(0.1, 0.9 * err ** (-0.25))
+                    fac = max(0.1, 0.9 * err ** (-1.0 / _ELO))
                 h = h * fac
                 nreject += 1
         if status != _OK:
