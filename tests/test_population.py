@@ -199,6 +199,15 @@ def test_model_with_changed_values_runs_on_workers(client):
           bt.simulate(sc, population=pop, model=model).frame, rtol=1e-12)
 
 
+def test_the_recipe_carries_the_tolerance_and_the_method():
+    from boneturnover.cluster import _worker_model, model_recipe
+
+    model = bt.BoneModel(rtol=1e-5)
+    assert model_recipe(model) == ("peterson_riggs", (), 1e-5, "rodas4")
+    rebuilt = _worker_model(model_recipe(model))
+    assert (rebuilt.rtol, rebuilt.method) == (1e-5, "rodas4")
+
+
 def _kernels_loaded() -> tuple[int, int]:
     import numba
 
