@@ -20,7 +20,7 @@ Candidates (a missing library is reported as "not installed"):
 
 * the project's compiled Rosenbrock solver (``BoneModel.solve``) with its RODAS4, and
   compiled with each other method of ``solve/tableaux.py`` (``BoneModel(method=...)``:
-  Rodas5P, ROS4, RODAS3, ROS3);
+  Rodas4P2, Rodas5P, ROS4, RODAS3, ROS3);
 * CVODE BDF (SUNDIALS, through scikit-sundae), numba rhs and analytic Jacobian behind
   Python callbacks, dense and sparse (SuperLU_MT) linear solvers;
 * LSODA through numbalsoda: a numba ``cfunc`` rhs, the segment loop compiled too; no
@@ -526,7 +526,7 @@ def main() -> None:
     versions = {"numpy": np.__version__, "numba": nb.__version__}
     candidates: list[tuple[str, Callable | None, tuple[float, ...]]] = [
         ("RODAS4 (project)", runner.rodas, (model.rtol, 1e-4))]
-    for method in ("rodas5p", "ros4", "rodas3", "ros3"):
+    for method in ("rodas4p2", "rodas5p", "ros4", "rodas3", "ros3"):
         label = f"{method} (project)"
         if args.only and not any(w.strip().lower() in label.lower()
                                  for w in args.only.split(",")):

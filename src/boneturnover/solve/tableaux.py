@@ -87,6 +87,31 @@ METHODS: dict[str, Tableau] = {
            1.0, 1.0),
         E=(0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
         newf=(True, True, True, True, True, True), elo=4.0),
+    "rodas4p2": Tableau(
+        name="Rodas4P2", order=4,
+        source="Steinebach G. Improvement of Rosenbrock-Wanner method RODASP. In: Reis T, "
+               "Grundel S, Schoeps S, eds. Progress in Differential-Algebraic Equations II. "
+               "Springer 2020:165-184; 6 stages, stiffly accurate, embedded order 3, no "
+               "order reduction on the Prothero-Robinson problem",
+        gamma=0.25,
+        alpha=(0.0, 0.75, 0.321448134013046, 0.519745732277726, 1.0, 1.0),
+        gamma_i=(0.25, -0.5, -0.189532918363016, 0.085612108792769, 0.0, 0.0),
+        A=(3.0,
+           0.906377755268814, -0.189707390391685,
+           3.758617027739064, 1.161741776019525, -0.849258085312803,
+           7.089566927282776, 4.573591406461604, -8.423496976860259, -0.959280113459775,
+           7.089566927282776, 4.573591406461604, -8.423496976860259, -0.959280113459775,
+           1.0),
+        C=(-12.0,
+           -6.354581592719008, 0.338972550544623,
+           -8.575016317114033, -7.606483992117508, 12.22499765012482,
+           -5.888975457523102, -8.157396617841821, 24.805546872612922, 12.790401512796979,
+           -4.408651676063871, -6.692003137674639, 24.625568527593117, 16.627521966636085,
+           -5.714285714285718),
+        M=(7.089566927282776, 4.573591406461604, -8.423496976860259, -0.959280113459775,
+           1.0, 1.0),
+        E=(0.0, 0.0, 0.0, 0.0, 0.0, 1.0),
+        newf=(True,) * 6, elo=4.0),
     "rodas5p": Tableau(
         name="Rodas5P", order=5,
         source="Steinebach G. Construction of Rosenbrock-Wanner method Rodas5P and "
