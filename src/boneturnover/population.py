@@ -138,8 +138,9 @@ class HistoryCache:
         head = np.concatenate([
             np.array([model.rtol, float(history_h), float(len(model.spec.states))]),
             model.y_ref, model.atol]).tobytes() + ",".join(fields).encode() + (
-            model.generated.__name__.encode()  # the equations: hashed modules
-            + model.kernel.__name__.encode())  # the integrator, with its method
+            # the equations and the integrator's method: the bound integrator's name is a
+            # hash of its source and of the generated module it imports
+            model.kernel.__name__.encode())
         values = np.ascontiguousarray(np.stack([records[f] for f in fields], axis=1))
         return [head + row.tobytes() for row in values]
 

@@ -43,13 +43,10 @@ class Tableau:
         return sum(self.newf[1:]) + 1
 
     def source_block(self) -> str:
-        """The method as the module-level constants of the integrator's source."""
-        def tup(v: tuple[float, ...] | tuple[bool, ...]) -> str:
-            return "tuple([" + ", ".join(repr(x) for x in v) + "])"
+        """The method as the module-level constants of the integrator's source (the names
+        of ``solve/rodas.py``, bound to :meth:`as_tuple` and :attr:`elo`)."""
         return (f"# {self.name}: {self.source}\n"
-                f"_S = {self.stages}\n_GAMMA = {self.gamma!r}\n_ALPHA = {tup(self.alpha)}\n"
-                f"_GAMMA_I = {tup(self.gamma_i)}\n_A = {tup(self.A)}\n_C = {tup(self.C)}\n"
-                f"_M = {tup(self.M)}\n_E = {tup(self.E)}\n_NEWF = {tup(self.newf)}\n"
+                f"_S, _GAMMA, _ALPHA, _GAMMA_I, _A, _C, _M, _E, _NEWF = {self.as_tuple()!r}\n"
                 f"_ELO = {self.elo!r}\n")
 
     def as_tuple(self) -> tuple:
